@@ -1,0 +1,153 @@
+"""The `omsync` command line (DESIGN.md, CLI contract)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from omsync.errors import UserError
+from omsync.settings import Settings
+
+app = typer.Typer(
+    help="Keep an Order Management system and Amazon Seller Central in step.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+om_app = typer.Typer(help="Create and fill the OM database (OMSYNC_OM_URL).", no_args_is_help=True)
+app.add_typer(om_app, name="om")
+console = Console()
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+@om_app.command("init")
+def om_init() -> None:
+    """Create the OM contract tables (SQLite or PostgreSQL); safe to run again."""
+    from connectors.om import OmDatabase
+
+    settings = _settings()
+    om = OmDatabase(settings.om_url)
+    tables = om.init_schema()
+    console.print(f"OM schema ready in {om.masked_url}: {len(tables)} tables")
+
+
+@om_app.command("seed")
+def om_seed(
+    items: int = typer.Option(2000, min=1, help="Number of items."),
+    sites: int = typer.Option(3, min=1, max=99, help="Number of sites (warehouses)."),
+    customers: int = typer.Option(500, min=0, help="Number of existing OM customers."),
+    seed: int = typer.Option(7, help="Seed: the same seed gives the same data."),
+) -> None:
+    """Fill the OM with deterministic demo data; rows already there are kept, never duplicated."""
+    from connectors.om import OmDatabase
+    from sandbox import om_demo_data
+
+    settings = _settings()
+    om = OmDatabase(settings.om_url)
+    om.init_schema()
+    started = time.perf_counter()
+    data = om_demo_data.generate(items, sites, customers, seed)
+    inserted = om_demo_data.load(om, data)
+    elapsed = time.perf_counter() - started
+    table = Table(title=f"Seeded {om.masked_url} in {elapsed:.1f} s")
+    table.add_column("table")
+    table.add_column("inserted", justify="right")
+    table.add_column("total", justify="right")
+    totals = om.counts()
+    for name, count in totals.items():
+        if name in inserted:
+            table.add_row(name, f"{inserted[name]:,}", f"{count:,}")
+    console.print(table)
+
+
+@app.command("sql")
+def sql(
+    query: str = typer.Argument(..., help="One SELECT statement over the ops, recon and landing schemas."),
+    format: str = typer.Option("table", "--format", "-f", help="table, csv, json or parquet."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
+) -> None:
+    """Run a read-only query on the published warehouse snapshot."""
+    from connectors.warehouse import Warehouse
+    from omsync.adhoc_sql import render, run_query
+
+    if format not in ("table", "csv", "json", "parquet"):
+        raise typer.BadParameter("choose table, csv, json or parquet", param_hint="--format")
+    settings = _settings()
+    frame = run_query(Warehouse(settings.warehouse), query)
+    if format == "table":
+        table = Table(*frame.columns)
+        for row in frame.iter_rows():
+            table.add_row(*("" if v is None else str(v) for v in row))
+        Console(file=out.open("w") if out else sys.stdout).print(table)
+        return
+    payload = render(frame, format)  # type: ignore[arg-type]
+    if out:
+        out.write_bytes(payload)
+    else:
+        sys.stdout.buffer.write(payload)
+        sys.stdout.buffer.flush()
+
+
+@app.command("demo")
+def demo(
+    items: int = typer.Option(2000, min=1, help="Number of demo items."),
+    sites: int = typer.Option(3, min=1, max=99, help="Number of demo sites."),
+    customers: int = typer.Option(500, min=0, help="Number of demo customers."),
+    seed: int = typer.Option(7, help="Seed for the demo data."),
+) -> None:
+    """Create and seed the embedded OM and the warehouse, then summarise both."""
+    from connectors.om import OmDatabase
+    from connectors.warehouse import Warehouse
+    from sandbox import om_demo_data
+
+    settings = _settings()
+    om = OmDatabase(settings.om_url)
+    warehouse = Warehouse(settings.warehouse)
+    started = time.perf_counter()
+    om.init_schema()
+    inserted = om_demo_data.load(om, om_demo_data.generate(items, sites, customers, seed))
+    warehouse_tables = warehouse.init()
+    summary = om.read(
+        """
+        SELECT
+          (SELECT count(*) FROM item) AS items,
+          (SELECT count(*) FROM item_attribute WHERE name = 'AmazonItem' AND value <> 'No') AS amazon_items,
+          (SELECT count(*) FROM item WHERE backorderable) AS backorderable,
+          (SELECT count(*) FROM item_attribute WHERE name = 'AmazonItem' AND tag IS NOT NULL) AS reserve_tags,
+          (SELECT count(*) FROM site) AS sites,
+          (SELECT coalesce(sum(on_hand), 0) FROM inventory) AS units_on_hand,
+          (SELECT coalesce(sum(qty), 0) FROM inventory_hold) AS units_held,
+          (SELECT count(*) FROM customer) AS customers,
+          (SELECT count(*) FROM terms) AS terms
+        """
+    ).row(0, named=True)
+    table = Table(title="omsync demo: the embedded OM")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for name, value in summary.items():
+        table.add_row(name.replace("_", " "), f"{value:,}")
+    console.print(table)
+    new_rows = sum(v for k, v in inserted.items() if k != "seconds")
+    console.print(
+        f"OM {om.masked_url} ({new_rows:,} rows added this run); warehouse {settings.warehouse} "
+        f"({len(warehouse_tables)} tables); {time.perf_counter() - started:.1f} s"
+    )
+    console.print(f"Query it: [bold].venv/bin/duckdb -readonly {settings.warehouse}[/] or [bold]omsync sql \"SELECT * FROM ops.runs\"[/]")
+
+
+def main() -> None:
+    """Entry point: user-facing errors are one line on stderr and exit code 2."""
+    try:
+        app()
+    except UserError as exc:
+        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None

@@ -1,0 +1,1 @@
+"""The offline Amazon SP-API sandbox and the OM demo simulator."""
