@@ -63,8 +63,9 @@ class OmDatabase:
     def masked_url(self) -> str:
         return mask_url(self.url)
 
-    def _schema(self) -> str:
-        return "om" if self.dialect == "sqlite" else "om.public"
+    def table_ref(self, name: str) -> str:
+        """The attached OM table itself (writes go here; reads use the typed view `name`)."""
+        return f"om.{name}" if self.dialect == "sqlite" else f"om.public.{name}"
 
     def _attach(self, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
         mode = ", READ_ONLY" if read_only else ""
@@ -100,7 +101,7 @@ class OmDatabase:
             existing = self._existing_tables(con)
             for table in TABLES:
                 if table.name in existing:
-                    con.execute(f"CREATE TEMP VIEW {table.name} AS SELECT {self._typed_columns(table)} FROM {self._schema()}.{table.name}")
+                    con.execute(f"CREATE TEMP VIEW {table.name} AS SELECT {self._typed_columns(table)} FROM {self.table_ref(table.name)}")
             yield con
         finally:
             con.close()
@@ -175,8 +176,8 @@ class OmDatabase:
             values = ", ".join(self._stored(c.kind, f"s.{c.name}") for c in columns)
             match = " AND ".join(f"t.{k} = {self._stored(table.column(k).kind, f's.{k}')}" for k in key)
             inserted = con.execute(
-                f"INSERT INTO {self._schema()}.{table.name} ({targets}) SELECT {values} FROM staged_rows s "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {self._schema()}.{table.name} t WHERE {match})"
+                f"INSERT INTO {self.table_ref(table.name)} ({targets}) SELECT {values} FROM staged_rows s "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {self.table_ref(table.name)} t WHERE {match})"
             ).fetchone()[0]
         finally:
             con.unregister("staged_rows")
@@ -194,18 +195,6 @@ class OmDatabase:
         try:
             sets = ", ".join(f"{c.name} = {self._stored(c.kind, f's.{c.name}')}" for c in columns)
             match = " AND ".join(f"t.{k} = {self._stored(table.column(k).kind, f's.{k}')}" for k in key)
-            con.execute(f"UPDATE {self._schema()}.{table.name} AS t SET {sets} FROM staged_rows s WHERE {match}")
+            con.execute(f"UPDATE {self.table_ref(table.name)} AS t SET {sets} FROM staged_rows s WHERE {match}")
         finally:
             con.unregister("staged_rows")
-
-    def reset_identities(self, con: duckdb.DuckDBPyConnection) -> None:
-        """After loading explicit ids into PostgreSQL, move each identity past the largest id."""
-        if self.dialect != "postgres":
-            return
-        statements = [
-            f"SELECT setval(pg_get_serial_sequence('{t.name}', '{t.identity}'), "
-            f"COALESCE((SELECT max({t.identity}) FROM {t.name}), 0) + 1, false)"
-            for t in TABLES
-            if t.identity
-        ]
-        con.execute("CALL postgres_execute('om', ?)", [";\n".join(statements)])

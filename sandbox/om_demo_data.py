@@ -98,11 +98,11 @@ def generate(items: int, sites: int, customers: int, seed: int) -> DemoData:
         .otherwise(pl.lit("Yes"))
     )
     tag = (
-        pl.when(pl.col("n") % 997 == 0).then(_pick(INVALID_TAGS, pl.col("n") // 997))
+        pl.when(pl.col("n") % 199 == 0).then(_pick(INVALID_TAGS, pl.col("n") // 199 - 1))
         .otherwise(_pick(VALID_TAGS, pl.col("t")).str.replace("{site}", _pick(codes, pl.col("s")), literal=True))
     )
     price = (
-        pl.when(pl.col("n") % 1499 == 0).then(_pick(INVALID_PRICES, pl.col("n") // 1499))
+        pl.when(pl.col("n") % 211 == 0).then(_pick(INVALID_PRICES, pl.col("n") // 211 - 1))
         .otherwise(pl.format("{}.{}", pl.col("p") % 300 + 4, _pick(["99", "95", "49", "00"], pl.col("p") // 300)))
     )
     amazon_item = r.select("item_code", name=pl.lit("AmazonItem"), value=amazon_value, tag=pl.when(tag != "").then(tag))

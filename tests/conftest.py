@@ -1,0 +1,52 @@
+"""Shared fixtures: a real PostgreSQL and a real SQLite OM for every OM test, fresh per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.pg_server import NoPostgres, PgCluster, start_cluster
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+for variable in ("SP_API_DEFAULT_MARKETPLACE", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+    os.environ.pop(variable, None)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> PgCluster:
+    try:
+        cluster = start_cluster()
+    except NoPostgres as exc:
+        if IN_CI:
+            pytest.fail(f"CI=true needs PostgreSQL: {exc}")
+        pytest.skip(f"no PostgreSQL here: {exc}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> str:
+    """A new, empty PostgreSQL database for one test."""
+    import psycopg
+
+    name = f"om_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_cluster.admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    yield pg_cluster.url(name)
+    with psycopg.connect(pg_cluster.admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'om.sqlite'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def om_url(request: pytest.FixtureRequest) -> str:
+    """Each OM test runs once on SQLite and once on PostgreSQL."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
