@@ -144,6 +144,24 @@ def demo(
     console.print(f"Query it: [bold].venv/bin/duckdb -readonly {settings.warehouse}[/] or [bold]omsync sql \"SELECT * FROM ops.runs\"[/]")
 
 
+@app.command("sandbox")
+def sandbox(
+    port: int = typer.Option(8900, help="Port on 127.0.0.1 (0 picks a free one)."),
+    seed: int = typer.Option(0, help="Seed of the simulated marketplace: same seed, same buyers and orders."),
+    time_scale: float = typer.Option(1.0, "--time-scale", min=0.001, help="Simulated seconds per real second."),
+    state: Optional[Path] = typer.Option(None, help="Keep the marketplace in this file across restarts."),
+    order_rate: float = typer.Option(0.0, "--order-rate", min=0, help="Orders buyers place per simulated hour."),
+    settlement_days: float = typer.Option(14.0, "--settlement-days", min=0.01, help="Length of a settlement period."),
+    validate_responses: bool = typer.Option(False, "--validate-responses", help="Check every answer against Amazon's models."),
+) -> None:
+    """Run the local Amazon SP-API sandbox (LWA, Feeds, Listings, Orders, Reports) on 127.0.0.1."""
+    from sandbox import run
+
+    settings = _settings()
+    run.main(port, seed, time_scale, state, settings.marketplace_id, settings.seller_id, order_rate,
+             settlement_days, validate_responses)
+
+
 def main() -> None:
     """Entry point: user-facing errors are one line on stderr and exit code 2."""
     try:

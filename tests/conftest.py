@@ -50,3 +50,20 @@ def sqlite_url(tmp_path: Path) -> str:
 def om_url(request: pytest.FixtureRequest) -> str:
     """Each OM test runs once on SQLite and once on PostgreSQL."""
     return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    from tests.sandbox_server import start_sandbox
+
+    server = start_sandbox("--time-scale", "1000", "--validate-responses", "--seed", "1")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server):
+    """The sandbox, reset to an empty marketplace for this test; no answer may break Amazon's models."""
+    sandbox_server.admin("POST", "reset", {"seed": 1, "timeScale": 1000, "orderRate": 0})
+    yield sandbox_server
+    assert sandbox_server.admin("GET", "violations")["violations"] == []

@@ -1,0 +1,450 @@
+"""The sandbox marketplace: one seller's listings, buyers and orders, feeds, documents and
+settlement reports, moved forward by a simulated clock. Thread-safe: every change holds `lock`."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import heapq
+import pickle
+import random
+import threading
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sandbox.clock import SimClock, iso
+from sandbox.feeds import apply_listings_feed, fatal_outcome, parse_listings_feed
+from sandbox.listings import Listing
+from sandbox.marketplaces import marketplace
+from sandbox.orders import Buyer, OrderLine, SimOrder, cents, make_buyer, order_id_for
+from sandbox import settlement_report
+
+FEED_QUEUE_SECONDS = (20.0, 60.0)  # simulated time a feed waits IN_QUEUE
+PENDING_SECONDS = (300.0, 1800.0)  # until payment is authorised
+AFN_SHIP_SECONDS = (7200.0, 43200.0)
+DOCUMENT_URL_SECONDS = 300.0  # presigned URLs expire after five minutes of the client's (real) time
+SETTLEMENT_REPORT_TYPE = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
+
+
+@dataclass
+class Document:
+    document_id: str
+    content_type: str
+    content: bytes | None = None
+    compressed: bool = False
+
+
+@dataclass
+class Feed:
+    feed_id: str
+    feed_type: str
+    marketplace_ids: list[str]
+    created: datetime
+    document_id: str
+    status: str = "IN_QUEUE"
+    start_at: float = 0.0
+    done_at: float = 0.0
+    started: datetime | None = None
+    ended: datetime | None = None
+    result_document_id: str | None = None
+    fatal: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {"feedId": self.feed_id, "feedType": self.feed_type, "marketplaceIds": self.marketplace_ids,
+                                 "createdTime": iso(self.created), "processingStatus": self.status}
+        if self.started:
+            shown["processingStartTime"] = iso(self.started)
+        if self.ended:
+            shown["processingEndTime"] = iso(self.ended)
+        if self.result_document_id:
+            shown["resultFeedDocumentId"] = self.result_document_id
+        return shown
+
+
+@dataclass
+class Report:
+    report_id: str
+    report_type: str
+    marketplace_ids: list[str]
+    data_start: datetime
+    data_end: datetime
+    created: datetime
+    document_id: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"reportId": self.report_id, "reportType": self.report_type, "marketplaceIds": self.marketplace_ids,
+                "dataStartTime": iso(self.data_start), "dataEndTime": iso(self.data_end), "createdTime": iso(self.created),
+                "processingStatus": "DONE", "processingStartTime": iso(self.created), "processingEndTime": iso(self.created),
+                "reportDocumentId": self.document_id}
+
+
+@dataclass
+class Fault:
+    throttle: float = 0.0
+    error500: float = 0.0
+    error503: float = 0.0
+    drop: float = 0.0
+    latency_ms: float = 0.0
+
+
+@dataclass
+class State:
+    """Everything that --state persists."""
+
+    seed: int
+    marketplace_id: str
+    seller_id: str
+    settlement_days: float
+    order_rate: float  # orders per simulated hour placed by buyers on their own
+    elapsed: float = 0.0
+    start: datetime | None = None
+    listings: dict[str, Listing] = field(default_factory=dict)
+    orders: dict[str, SimOrder] = field(default_factory=dict)
+    order_numbers: int = 0
+    auto_orders: int = 0
+    buyers_seen: list[int] = field(default_factory=list)
+    next_buyer: int = 0
+    known_buyers: list[Buyer] = field(default_factory=list)
+    documents: dict[str, Document] = field(default_factory=dict)
+    feeds: dict[str, Feed] = field(default_factory=dict)
+    reports: dict[str, Report] = field(default_factory=dict)
+    settlements: int = 0
+    last_settlement_end: datetime | None = None
+    next_settlement_at: float = 0.0
+    reserve: Decimal = Decimal(0)
+    ids: int = 0
+    due: list[tuple[float, int, str]] = field(default_factory=list)
+    tokens: set[str] = field(default_factory=set)
+    confirmations: list[dict[str, Any]] = field(default_factory=list)
+    fatal_feeds: int = 0
+
+
+class Marketplace:
+    def __init__(self, seed: int = 0, time_scale: float = 1.0, marketplace_id: str = "ATVPDKIKX0DER",
+                 seller_id: str = "A1OMSYNCDEMO", order_rate: float = 0.0, settlement_days: float = 14.0,
+                 state_file: Path | None = None) -> None:
+        self.lock = threading.RLock()
+        self.base_url = "http://127.0.0.1:8900"
+        self.state_file = state_file
+        self.calls: Counter[str] = Counter()
+        self.throttled: Counter[str] = Counter()
+        self.faults: dict[str, Fault] = {}
+        self.response_violations: list[str] = []
+        loaded = self._load(state_file)
+        if loaded:
+            self.state = loaded
+            self.clock = SimClock(time_scale, start=loaded.start)
+            self.clock.advance(loaded.elapsed)
+        else:
+            self.clock = SimClock(time_scale)
+            self.state = State(seed, marketplace_id, seller_id, settlement_days, order_rate, start=self.clock.now())
+            self.state.next_settlement_at = settlement_days * 86400
+        self.info = marketplace(self.state.marketplace_id)
+        self.fault_random = random.Random(f"{self.state.seed}:faults")
+
+    # --- identity and persistence ----------------------------------------------------------
+
+    @property
+    def seller_id(self) -> str:
+        return self.state.seller_id
+
+    def new_id(self, kind: str) -> str:
+        """Deterministic ids in Amazon's shapes."""
+        self.state.ids += 1
+        n, token = self.state.ids, uuid.uuid5(uuid.NAMESPACE_URL, f"omsync-sandbox:{self.state.seed}:{self.state.ids}")
+        return {
+            "feed": f"{50_000_000_000 + n}",
+            "feed-doc": f"amzn1.tortuga.4.na.{token}",
+            "report": f"{60_000_000_000 + n}",
+            "report-doc": f"amzn1.spdoc.1.4.na.{token}",
+            "submission": token.hex,
+            "item": f"{(self.state.seed % 1000):03d}{n:011d}",
+        }[kind]
+
+    def _load(self, path: Path | None) -> State | None:
+        if path is None or not path.exists():
+            return None
+        with path.open("rb") as handle:
+            return pickle.load(handle)
+
+    def save(self) -> None:
+        """Write the state atomically to --state (a private pickle: only load files you wrote)."""
+        if self.state_file is None:
+            return
+        with self.lock:
+            self.state.elapsed = self.clock.elapsed()
+            partial = self.state_file.with_suffix(".partial")
+            with partial.open("wb") as handle:
+                pickle.dump(self.state, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            partial.replace(self.state_file)
+
+    def reset(self, seed: int | None = None, time_scale: float | None = None, order_rate: float | None = None) -> None:
+        """A fresh marketplace; LWA tokens stay valid (clients cache them for an hour)."""
+        with self.lock:
+            tokens = self.state.tokens
+            old = self.state
+            self.clock = SimClock(time_scale or self.clock.time_scale)
+            self.state = State(old.seed if seed is None else seed, old.marketplace_id, old.seller_id, old.settlement_days,
+                               old.order_rate if order_rate is None else order_rate, start=self.clock.now())
+            self.state.next_settlement_at = self.state.settlement_days * 86400
+            self.state.tokens = tokens
+            self.calls.clear()
+            self.throttled.clear()
+            self.faults.clear()
+            self.response_violations.clear()
+            self.fault_random = random.Random(f"{self.state.seed}:faults")
+
+    # --- the clock -------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        self.tick()
+
+    def tick(self) -> None:
+        """Do whatever simulated time has made due: buyers' orders, order steps, feeds, settlements."""
+        with self.lock:
+            elapsed = self.clock.elapsed()
+            self._place_autonomous_orders(elapsed)
+            self._step_orders(elapsed)
+            self._step_feeds(elapsed)
+            while elapsed >= self.state.next_settlement_at:
+                self.issue_settlement()
+                self.state.next_settlement_at += self.state.settlement_days * 86400
+
+    # --- listings --------------------------------------------------------------------------
+
+    def new_listing(self, sku: str, product_type: str, attributes: dict | None = None, title: str | None = None) -> Listing:
+        r = random.Random(f"{self.state.seed}:asin:{sku}")
+        now = self.now()
+        return Listing(sku=sku, product_type=product_type,
+                       asin="B0" + "".join(r.choices("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", k=8)),
+                       title=title or sku, created=now, updated=now, attributes=dict(attributes or {}))
+
+    def add_listings(self, entries: list[dict[str, Any]]) -> int:
+        """Admin: listings that already exist on Amazon (the seller's catalog), optionally with stock and price."""
+        with self.lock:
+            for entry in entries:
+                listing = self.state.listings.get(entry["sku"]) or self.new_listing(entry["sku"], entry.get("productType", "PRODUCT"), title=entry.get("title"))
+                if entry.get("quantity") is not None:
+                    listing.attributes["fulfillment_availability"] = [{"fulfillment_channel_code": "DEFAULT", "quantity": int(entry["quantity"])}]
+                if entry.get("price") is not None:
+                    listing.attributes["purchasable_offer"] = [{
+                        "marketplace_id": self.info.marketplace_id, "currency": self.info.currency, "audience": "ALL",
+                        "our_price": [{"schedule": [{"value_with_tax": float(entry["price"])}]}],
+                    }]
+                self.state.listings[listing.sku] = listing
+            return len(entries)
+
+    # --- feeds -----------------------------------------------------------------------------
+
+    def create_feed(self, feed_type: str, document_id: str, marketplace_ids: list[str]) -> Feed:
+        with self.lock:
+            elapsed, r = self.clock.elapsed(), random.Random(f"{self.state.seed}:feed:{self.state.ids}")
+            feed = Feed(self.new_id("feed"), feed_type, marketplace_ids, self.now(), document_id)
+            feed.start_at = elapsed + r.uniform(*FEED_QUEUE_SECONDS)
+            if self.state.fatal_feeds > 0:
+                self.state.fatal_feeds -= 1
+                feed.fatal = True
+            self.state.feeds[feed.feed_id] = feed
+            return feed
+
+    def _step_feeds(self, elapsed: float) -> None:
+        for feed in self.state.feeds.values():
+            if feed.status == "IN_QUEUE" and elapsed >= feed.start_at:
+                feed.status, feed.started = "IN_PROGRESS", self.now()
+                document = self.state.documents.get(feed.document_id)
+                size = len(document.content or b"") if document else 0
+                feed.done_at = feed.start_at + 30 + size / 20_000  # about a minute for 25,000 messages
+            if feed.status == "IN_PROGRESS" and elapsed >= feed.done_at:
+                self._process_feed(feed)
+
+    def _process_feed(self, feed: Feed) -> None:
+        document = self.state.documents.get(feed.document_id)
+        content = document.content if document else None
+        if feed.fatal:
+            outcome = fatal_outcome(feed.feed_id, self.seller_id, "An internal error stopped the processing of this feed.")
+        elif content is None:
+            outcome = fatal_outcome(feed.feed_id, self.seller_id, "The feed document was never uploaded.")
+        elif feed.feed_type != "JSON_LISTINGS_FEED":
+            outcome = fatal_outcome(feed.feed_id, self.seller_id, f"{feed.feed_type} is not supported: listings feeds must be JSON_LISTINGS_FEED.")
+        else:
+            parsed = parse_listings_feed(content, self.seller_id)
+            if isinstance(parsed, str):
+                outcome = fatal_outcome(feed.feed_id, self.seller_id, parsed)
+            else:
+                outcome = apply_listings_feed(parsed, feed.feed_id, self.seller_id, self.info.marketplace_id,
+                                              self.info.currency, self.state.listings, self.new_listing, self.now())
+        result = Document(self.new_id("feed-doc"), "application/json; charset=UTF-8",
+                          json.dumps(outcome.report).encode("utf-8"))
+        self.state.documents[result.document_id] = result
+        feed.status, feed.ended, feed.result_document_id = outcome.status, self.now(), result.document_id
+
+    def cancel_feed(self, feed: Feed) -> bool:
+        with self.lock:
+            if feed.status != "IN_QUEUE":
+                return False
+            feed.status, feed.ended = "CANCELLED", self.now()
+            return True
+
+    # --- orders ----------------------------------------------------------------------------
+
+    def place_orders(self, count: int, fulfilled_by: str | None = None, skus: list[str] | None = None) -> list[str]:
+        """Buyers place `count` orders now, for listed SKUs with a price (and stock, if merchant-fulfilled)."""
+        with self.lock:
+            placed = []
+            for _ in range(count):
+                order = self._place_order(fulfilled_by, skus)
+                if order is None:
+                    break
+                placed.append(order.order_id)
+            return placed
+
+    def _place_order(self, fulfilled_by: str | None, skus: list[str] | None) -> SimOrder | None:
+        state = self.state
+        number = state.order_numbers + 1
+        r = random.Random(f"{state.seed}:order:{number}")
+        channel = fulfilled_by or ("AMAZON" if r.random() < 0.2 else "MERCHANT")
+        candidates = [state.listings[s] for s in skus if s in state.listings] if skus else state.listings.values()
+        orderable = [l for l in candidates if l.price() and (channel == "AMAZON" or (l.quantity() or 0) > 0)]
+        if not orderable:
+            return None
+        state.order_numbers = number
+        picked = r.sample(orderable, k=min(len(orderable), r.choice([1, 1, 1, 2, 2, 3])))
+        now, elapsed = self.now(), self.clock.elapsed()
+        lines = []
+        for listing in sorted(picked, key=lambda l: l.sku):
+            quantity = r.choice([1, 1, 1, 1, 2, 2, 3])
+            if channel == "MERCHANT":
+                quantity = min(quantity, listing.quantity() or 0)
+                listing.set_quantity((listing.quantity() or 0) - quantity)
+            price = listing.price() or Decimal(0)
+            shipping = Decimal("4.99") if r.random() < 0.4 else Decimal(0)
+            discount = cents(price * quantity * Decimal("0.10")) if r.random() < 0.15 else Decimal(0)
+            lines.append(OrderLine(self.new_id("item"), listing.sku, listing.asin, listing.title, quantity, price, shipping,
+                                   cents(price * quantity * self.info.tax_rate), cents(shipping * self.info.tax_rate), discount))
+        order = SimOrder(order_id_for(state.seed, number), number, now, now, channel, "PENDING",
+                         self._choose_buyer(r, channel), lines, due=elapsed + r.uniform(*PENDING_SECONDS))
+        roll = r.random()
+        order.cancel_before_release, order.cancel_after_release = roll < 0.03, 0.03 <= roll < 0.045 and channel == "MERCHANT"
+        state.orders[order.order_id] = order
+        heapq.heappush(state.due, (order.due, number, order.order_id))
+        return order
+
+    def _choose_buyer(self, r: random.Random, channel: str) -> Buyer | None:
+        state = self.state
+        if channel == "AMAZON" and r.random() < 0.9:
+            return None  # Amazon-fulfilled orders usually carry no buyer identity
+        if state.known_buyers and r.random() < 0.2:
+            return r.choice(state.known_buyers)
+        if state.buyers_seen and r.random() < 0.35:
+            return make_buyer(state.seed, r.choice(state.buyers_seen), self.info.country)
+        state.next_buyer += 1
+        state.buyers_seen.append(state.next_buyer)
+        return make_buyer(state.seed, state.next_buyer, self.info.country)
+
+    def _place_autonomous_orders(self, elapsed: float) -> None:
+        expected = int(elapsed * self.state.order_rate / 3600)
+        for _ in range(min(expected - self.state.auto_orders, 1000)):
+            self.state.auto_orders += 1
+            self._place_order(None, None)
+
+    def _step_orders(self, elapsed: float) -> None:
+        state = self.state
+        while state.due and state.due[0][0] <= elapsed:
+            _, number, order_id = heapq.heappop(state.due)
+            order = state.orders[order_id]
+            r = random.Random(f"{state.seed}:step:{number}:{order.status}")
+            if order.status == "PENDING":
+                if order.cancel_before_release:
+                    self._cancel(order)
+                    continue
+                order.status, order.updated = "UNSHIPPED", self.now()
+                if order.fulfilled_by == "AMAZON":
+                    order.due = elapsed + r.uniform(*AFN_SHIP_SECONDS)
+                elif order.cancel_after_release:
+                    order.due = elapsed + r.uniform(3600, 6 * 3600)
+                else:
+                    continue
+                heapq.heappush(state.due, (order.due, number, order_id))
+            elif order.status == "UNSHIPPED" and order.fulfilled_by == "AMAZON":
+                for line in order.lines:
+                    line.shipped = line.quantity
+                order.status, order.updated = "SHIPPED", self.now()
+            elif order.status == "UNSHIPPED" and order.cancel_after_release:
+                self._cancel(order)
+
+    def _cancel(self, order: SimOrder) -> None:
+        order.status, order.updated = "CANCELLED", self.now()
+
+    def cancel_order(self, order_id: str) -> SimOrder:
+        """Admin: the buyer cancels now (refused once anything shipped, as on Amazon)."""
+        with self.lock:
+            order = self.state.orders[order_id]
+            if order.status in ("SHIPPED", "PARTIALLY_SHIPPED"):
+                raise ValueError(f"order {order_id} has shipped and can no longer be cancelled")
+            self._cancel(order)
+            return order
+
+    def add_known_buyers(self, buyers: list[dict[str, Any]]) -> int:
+        """Admin: people who also buy on Amazon (e.g. existing OM customers), to exercise customer matching."""
+        with self.lock:
+            for b in buyers:
+                relay = uuid.uuid5(uuid.NAMESPACE_URL, f"{self.state.seed}:{b['name']}:{b['postalCode']}").hex[:15]
+                self.state.known_buyers.append(Buyer(b["name"], b.get("email") or f"{relay}@marketplace.amazon.com",
+                                                     b["address1"], b.get("address2"), b["city"], b.get("region", ""),
+                                                     b["postalCode"], b.get("country", self.info.country), b.get("phone", "")))
+            return len(buyers)
+
+    # --- settlements -----------------------------------------------------------------------
+
+    def issue_settlement(self, compress: bool = True) -> Report:
+        """Close the settlement period now: shipped orders, refunds of earlier ones, fees and reserve."""
+        with self.lock:
+            state, info, now = self.state, self.info, self.now()
+            state.settlements += 1
+            settlement_id = f"{(state.seed % 1000):03d}{state.settlements:08d}"
+            start = state.last_settlement_end or state.start or now
+            settlement = settlement_report.Settlement(settlement_id, start, now, now + timedelta(days=3), info.currency)
+            principal = Decimal(0)
+            for order in sorted(state.orders.values(), key=lambda o: o.number):
+                if order.status == "SHIPPED" and order.settled_in is None:
+                    settlement.lines += settlement_report.order_lines(order, info, order.updated)
+                    principal += sum((l.unit_price * l.quantity for l in order.lines), Decimal(0))
+                    order.settled_in = settlement_id
+                elif order.settled_in and order.settled_in != settlement_id and order.refunded_in is None:
+                    r = random.Random(f"{state.seed}:refund:{order.number}")
+                    if r.random() < 0.04:
+                        kind = "A-to-z Guarantee Refund" if r.random() < 0.2 else "Refund"
+                        settlement.lines += settlement_report.refund_lines(order, info, now, kind, f"amzn1.adj.{order.number}")
+                        order.refunded_in = settlement_id
+            fba = any(o.fulfilled_by == "AMAZON" for o in state.orders.values())
+            extra, state.reserve = settlement_report.account_lines(principal, state.reserve, now, fba)
+            settlement.lines += extra
+            text = settlement_report.render(settlement, info, state.seed).encode(info.charset, errors="replace")
+            document = Document(self.new_id("report-doc"), f"text/plain; charset={info.charset}",
+                                gzip.compress(text, mtime=0) if compress else text, compressed=compress)
+            state.documents[document.document_id] = document
+            report = Report(self.new_id("report"), SETTLEMENT_REPORT_TYPE, [info.marketplace_id], start, now, now, document.document_id)
+            state.reports[report.report_id] = report
+            state.last_settlement_end = now
+            return report
+
+    # --- documents -------------------------------------------------------------------------
+
+    def new_upload(self, content_type: str) -> Document:
+        with self.lock:
+            document = Document(self.new_id("feed-doc"), content_type)
+            self.state.documents[document.document_id] = document
+            return document
+
+    def url_for(self, kind: str, document: Document) -> str:
+        expires = int((self.now() + timedelta(seconds=DOCUMENT_URL_SECONDS * self.clock.time_scale)).timestamp())
+        return f"{self.base_url}/_{kind}/{document.document_id}?X-Amz-Expires={expires}"

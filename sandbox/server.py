@@ -1,0 +1,536 @@
+"""The sandbox's HTTP face: Amazon's LWA token endpoint, the SP-API operations omsync uses, the
+S3-like document URLs, and an admin API under /_sandbox/ for tests and the demo.
+
+Every SP-API answer carries x-amzn-RequestId, x-amzn-RateLimit-Limit (2xx, 400, 404) and a Date
+in simulated time; every error is Amazon's JSON error shape, because python-amazon-sp-api only
+raises on a body with "errors".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email.utils
+import hashlib
+import json
+import secrets
+import uuid
+from dataclasses import asdict
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, Callable
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sandbox.clock import iso, parse_iso
+from sandbox.conformance import operation
+from sandbox.listings import apply_patches, check_patches, listing_json
+from sandbox.marketplace import SETTLEMENT_REPORT_TYPE, Fault, Marketplace
+from sandbox.orders import ConfirmationRefused, confirm_shipment, order_json
+from connectors.amazon_limits import JSON_LISTINGS_FEED_PLAN, USAGE_PLANS, TokenBucket
+
+MIN_BEFORE_SECONDS = 120
+TOKEN_LIFETIME_SECONDS = 86400
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class Dropped(Exception):
+    """Injected fault: the connection is cut after the response has started."""
+
+
+class DroppedResponse(Response):
+    """Starts a response, sends part of it, then fails so the server closes the connection."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")]})
+        await send({"type": "http.response.body", "body": b'{"payload": {', "more_body": True})
+        raise Dropped("injected dropped connection")
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"errors": [{"code": code, "message": message, "details": ""}]}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    return str(value)
+
+
+def _encode_token(payload: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> dict[str, Any]:
+    try:
+        return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, json.JSONDecodeError):
+        raise ApiError(400, "InvalidInput", "The pagination token is invalid.") from None
+
+
+def _csv(query: dict[str, list[str]], name: str) -> list[str]:
+    return [v for item in query.get(name, []) for v in item.split(",") if v]
+
+
+class SandboxApp:
+    def __init__(self, market: Marketplace, validate_responses: bool = False) -> None:
+        self.market = market
+        self.validate_responses = validate_responses
+        self.buckets: dict[str, TokenBucket] = {}
+        self.app = Starlette(routes=self._routes(), exception_handlers={404: self._unknown, 405: self._unknown})
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def _routes(self) -> list[Route]:
+        op = self._operation
+        return [
+            Route("/auth/o2/token", self.lwa_token, methods=["POST"]),
+            Route("/feeds/2021-06-30/documents", op("createFeedDocument", self.create_feed_document), methods=["POST"]),
+            Route("/feeds/2021-06-30/documents/{feedDocumentId}", op("getFeedDocument", self.get_feed_document), methods=["GET"]),
+            Route("/feeds/2021-06-30/feeds", op("createFeed", self.create_feed), methods=["POST"]),
+            Route("/feeds/2021-06-30/feeds", op("getFeeds", self.get_feeds), methods=["GET"]),
+            Route("/feeds/2021-06-30/feeds/{feedId}", op("getFeed", self.get_feed), methods=["GET"]),
+            Route("/feeds/2021-06-30/feeds/{feedId}", op("cancelFeed", self.cancel_feed), methods=["DELETE"]),
+            Route("/listings/2021-08-01/items/{sellerId}/{sku:path}", op("getListingsItem", self.get_listings_item), methods=["GET"]),
+            Route("/listings/2021-08-01/items/{sellerId}/{sku:path}", op("patchListingsItem", self.patch_listings_item), methods=["PATCH"]),
+            Route("/orders/2026-01-01/orders", op("searchOrders", self.search_orders), methods=["GET"]),
+            Route("/orders/2026-01-01/orders/{orderId}", op("getOrder@2026-01-01", self.get_order), methods=["GET"]),
+            Route("/orders/v0/orders/{orderId}/shipmentConfirmation", op("confirmShipment", self.confirm_shipment), methods=["POST"]),
+            Route("/reports/2021-06-30/reports", op("getReports", self.get_reports), methods=["GET"]),
+            Route("/reports/2021-06-30/reports/{reportId}", op("getReport", self.get_report), methods=["GET"]),
+            Route("/reports/2021-06-30/documents/{reportDocumentId}", op("getReportDocument", self.get_report_document), methods=["GET"]),
+            Route("/_uploads/{documentId}", self.upload, methods=["PUT"]),
+            Route("/_downloads/{documentId}", self.download, methods=["GET"]),
+            Route("/_sandbox/{action:path}", self.admin, methods=["GET", "POST", "DELETE"]),
+        ]
+
+    async def _unknown(self, request: Request, exc: Exception) -> Response:
+        """Amazon answers paths and methods it does not serve in its JSON error shape too."""
+        code = getattr(exc, "status_code", 404)
+        message = f"{request.method} {request.url.path} is not an operation of this API."
+        return JSONResponse(error_body("NotFound" if code == 404 else "InvalidInput", message), code,
+                            headers=self._headers(str(uuid.uuid4())))
+
+    def _headers(self, request_id: str, rate: float | None = None) -> dict[str, str]:
+        headers = {"x-amzn-RequestId": request_id, "Date": email.utils.format_datetime(self.market.now(), usegmt=True)}
+        if rate is not None:
+            headers["x-amzn-RateLimit-Limit"] = f"{rate:.4g}"
+        return headers
+
+    def _bucket(self, key: str, plan: tuple[float, int]) -> TokenBucket:
+        if key not in self.buckets:
+            self.buckets[key] = TokenBucket(*plan)
+        return self.buckets[key]
+
+    def _operation(self, op_key: str, handler: Callable) -> Callable:
+        spec = operation(op_key)
+        plan_name = op_key.split("@")[0]
+        rate, burst = USAGE_PLANS[plan_name]
+
+        async def endpoint(request: Request) -> Response:
+            request_id = str(uuid.uuid4())
+            market = self.market
+            shown_rate = rate * market.clock.time_scale  # the rate in the client's real seconds
+            market.calls[plan_name] += 1
+            if request.headers.get("x-amz-access-token") not in market.state.tokens:
+                body = error_body("Unauthorized", "Access to requested resource is denied.")
+                return JSONResponse(body, 403, headers=self._headers(request_id))
+            fault = market.faults.get(plan_name)
+            if fault:
+                if fault.latency_ms:
+                    await asyncio.sleep(fault.latency_ms / 1000)
+                roll = market.fault_random.random()
+                if roll < fault.drop:
+                    return DroppedResponse()
+                roll -= fault.drop
+                for chance, status, code, message in (
+                    (fault.throttle, 429, "QuotaExceeded", "You exceeded your quota for the requested resource."),
+                    (fault.error500, 500, "InternalFailure", "We encountered an internal error. Please try again."),
+                    (fault.error503, 503, "ServiceUnavailable", "Service temporarily unavailable. Please try again."),
+                ):
+                    if roll < chance:
+                        if status == 429:
+                            market.throttled[plan_name] += 1
+                        return JSONResponse(error_body(code, message), status, headers=self._headers(request_id))
+                    roll -= chance
+            if not self._bucket(plan_name, (rate, burst)).take(market.clock.elapsed()):
+                market.throttled[plan_name] += 1
+                body = error_body("QuotaExceeded", "You exceeded your quota for the requested resource.")
+                return JSONResponse(body, 429, headers=self._headers(request_id))
+            query = parse_qs(request.url.query, keep_blank_values=True)
+            raw = await request.body()
+            body: Any = None
+            if raw and request.method in ("POST", "PUT", "PATCH"):
+                try:
+                    body = json.loads(raw)
+                except json.JSONDecodeError:
+                    return self._error(request_id, shown_rate, ApiError(400, "InvalidInput", "The request body is not valid JSON."))
+            problems = spec.request_errors(query, body)
+            if problems:
+                return self._error(request_id, shown_rate, ApiError(400, "InvalidInput", "; ".join(problems)))
+            try:
+                with market.lock:
+                    status, payload = handler(request.path_params, query, body)
+            except ApiError as exc:
+                return self._error(request_id, shown_rate, exc)
+            if self.validate_responses:
+                violations = spec.response_errors(status, payload)
+                if violations:
+                    market.response_violations.append(f"{op_key} {status}: {violations[:3]}")
+                    return self._error(request_id, None, ApiError(500, "InternalFailure", "sandbox response broke the model"))
+            headers = self._headers(request_id, shown_rate)
+            if payload is None:
+                return Response(status_code=status, headers=headers)
+            content = json.dumps(payload, default=_json_default)
+            return Response(content, status, headers=headers, media_type="application/json")
+
+        return endpoint
+
+    def _error(self, request_id: str, rate: float | None, error: ApiError) -> Response:
+        shown = rate if error.status in (400, 404) else None
+        return JSONResponse(error_body(error.code, error.message), error.status, headers=self._headers(request_id, shown))
+
+    # --- LWA -------------------------------------------------------------------------------
+
+    async def lwa_token(self, request: Request) -> Response:
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        field = {k: v[-1] for k, v in form.items()}
+        grant = field.get("grant_type")
+        needed = {"refresh_token": ("client_id", "client_secret", "refresh_token"),
+                  "client_credentials": ("client_id", "client_secret", "scope")}
+        if grant not in needed:
+            return JSONResponse({"error": "unsupported_grant_type", "error_description": "grant_type must be refresh_token or client_credentials"}, 400)
+        missing = [name for name in needed[grant] if not field.get(name)]
+        if missing:
+            return JSONResponse({"error": "invalid_request", "error_description": f"The request is missing a required parameter : {missing[0]}"}, 400)
+        token = "Atza|" + secrets.token_urlsafe(32)
+        with self.market.lock:
+            self.market.state.tokens.add(token)
+        answer = {"access_token": token, "token_type": "bearer", "expires_in": 3600}
+        if grant == "refresh_token":
+            answer["refresh_token"] = field["refresh_token"]
+        return JSONResponse(answer)
+
+    # --- feeds -----------------------------------------------------------------------------
+
+    def create_feed_document(self, params, query, body):
+        document = self.market.new_upload(body["contentType"])
+        return 201, {"feedDocumentId": document.document_id, "url": self.market.url_for("uploads", document)}
+
+    def create_feed(self, params, query, body):
+        document = self.market.state.documents.get(body["inputFeedDocumentId"])
+        if document is None:
+            raise ApiError(400, "InvalidInput", f"inputFeedDocumentId {body['inputFeedDocumentId']} does not exist.")
+        if body["feedType"] == "JSON_LISTINGS_FEED" and not self._bucket("JSON_LISTINGS_FEED", JSON_LISTINGS_FEED_PLAN).take(self.market.clock.elapsed()):
+            self.market.throttled["JSON_LISTINGS_FEED"] += 1
+            raise ApiError(429, "QuotaExceeded", "You exceeded your quota of JSON_LISTINGS_FEED submissions (5 per 5 minutes).")
+        feed = self.market.create_feed(body["feedType"], document.document_id, list(body["marketplaceIds"]))
+        return 202, {"feedId": feed.feed_id}
+
+    def _feed(self, feed_id: str):
+        feed = self.market.state.feeds.get(feed_id)
+        if feed is None:
+            raise ApiError(404, "NotFound", f"Feed {feed_id} was not found.")
+        return feed
+
+    def get_feed(self, params, query, body):
+        return 200, self._feed(params["feedId"]).as_json()
+
+    def cancel_feed(self, params, query, body):
+        if not self.market.cancel_feed(self._feed(params["feedId"])):
+            raise ApiError(400, "InvalidInput", "Only a feed that is IN_QUEUE can be cancelled.")
+        return 200, None
+
+    def get_feeds(self, params, query, body):
+        filters = _decode_token(query["nextToken"][-1]) if query.get("nextToken") else {
+            "types": _csv(query, "feedTypes"), "statuses": _csv(query, "processingStatuses"),
+            "since": query.get("createdSince", [""])[-1], "until": query.get("createdUntil", [""])[-1],
+            "size": int(query.get("pageSize", ["10"])[-1]), "offset": 0,
+        }
+        if not filters["types"]:
+            raise ApiError(400, "InvalidInput", "feedTypes is required unless nextToken is given.")
+        if not 1 <= filters["size"] <= 100:
+            raise ApiError(400, "InvalidInput", "pageSize must be between 1 and 100.")
+        feeds = sorted(self.market.state.feeds.values(), key=lambda f: (f.created, f.feed_id), reverse=True)
+        since = parse_iso(filters["since"]) if filters["since"] else self.market.now() - timedelta(days=90)
+        until = parse_iso(filters["until"]) if filters["until"] else self.market.now()
+        chosen = [f for f in feeds if f.feed_type in filters["types"] and since <= f.created <= until
+                  and (not filters["statuses"] or f.status in filters["statuses"])]
+        page = chosen[filters["offset"]: filters["offset"] + filters["size"]]
+        answer: dict[str, Any] = {"feeds": [f.as_json() for f in page]}
+        if filters["offset"] + filters["size"] < len(chosen):
+            answer["nextToken"] = _encode_token({**filters, "offset": filters["offset"] + filters["size"]})
+        return 200, answer
+
+    def get_feed_document(self, params, query, body):
+        document = self.market.state.documents.get(params["feedDocumentId"])
+        if document is None or document.content is None:
+            raise ApiError(404, "NotFound", f"Feed document {params['feedDocumentId']} was not found.")
+        return 200, {"feedDocumentId": document.document_id, "url": self.market.url_for("downloads", document)}
+
+    # --- documents (the S3 side: no SP-API token) ------------------------------------------
+
+    def _presigned(self, request: Request):
+        document = self.market.state.documents.get(request.path_params["documentId"])
+        expires = request.query_params.get("X-Amz-Expires", "0")
+        if document is None:
+            return None, JSONResponse(error_body("NoSuchKey", "The specified key does not exist."), 404)
+        if not expires.isdigit() or int(expires) < self.market.now().timestamp():
+            return None, JSONResponse(error_body("AccessDenied", "Request has expired"), 403)
+        return document, None
+
+    async def upload(self, request: Request) -> Response:
+        document, refusal = self._presigned(request)
+        if refusal:
+            return refusal
+        if request.headers.get("content-type", "") != document.content_type:
+            message = f"Content-Type {request.headers.get('content-type')!r} does not match the document's {document.content_type!r}"
+            return JSONResponse(error_body("SignatureDoesNotMatch", message), 403)
+        content = await request.body()
+        with self.market.lock:
+            document.content = content
+        return Response(status_code=200)
+
+    async def download(self, request: Request) -> Response:
+        document, refusal = self._presigned(request)
+        if refusal:
+            return refusal
+        if document.content is None:
+            return JSONResponse(error_body("NoSuchKey", "The document has no content yet."), 404)
+        # gzip bytes go out as they are, never with Content-Encoding (httpx would unpack them twice)
+        return Response(document.content, 200, headers={"Content-Type": document.content_type})
+
+    # --- listings --------------------------------------------------------------------------
+
+    def _listing(self, params):
+        listing = self.market.state.listings.get(params["sku"]) if params["sellerId"] == self.market.seller_id else None
+        if listing is None:
+            raise ApiError(404, "NotFound", f"SKU '{params['sku']}' was not found for seller {params['sellerId']}.")
+        return listing
+
+    def get_listings_item(self, params, query, body):
+        listing = self._listing(params)
+        included = set(_csv(query, "includedData")) or {"summaries"}
+        return 200, listing_json(listing, self.market.info.marketplace_id, included, [])
+
+    def patch_listings_item(self, params, query, body):
+        market = self.market
+        listing = market.state.listings.get(params["sku"]) if params["sellerId"] == market.seller_id else None
+        issues = check_patches(listing, params["sku"], body["productType"], body["patches"], market.info.marketplace_id, market.info.currency)
+        preview = query.get("mode", [""])[-1] == "VALIDATION_PREVIEW"
+        if not issues and not preview:
+            apply_patches(listing, body["patches"], market.now())
+        status = "INVALID" if issues else ("VALID" if preview else "ACCEPTED")
+        return 200, {"sku": params["sku"], "status": status, "submissionId": market.new_id("submission"),
+                     "issues": [i.as_json() | {"categories": ["INVALID_ATTRIBUTE"]} for i in issues]}
+
+    # --- orders ----------------------------------------------------------------------------
+
+    def search_orders(self, params, query, body):
+        market = self.market
+        if query.get("paginationToken"):
+            token = _decode_token(query["paginationToken"][-1])
+            if token["expires"] < market.clock.elapsed():
+                raise ApiError(400, "InvalidInput", "The pagination token has expired (tokens last 24 hours).")
+            filters, after_key = token["filters"], tuple(token["after"])
+        else:
+            filters, after_key = self._order_filters(query), None
+        size = int(query.get("maxResultsPerPage", ["100"])[-1])
+        if not 1 <= size <= 100:
+            raise ApiError(400, "InvalidInput", "maxResultsPerPage must be between 1 and 100.")
+        field_name = "updated" if filters["field"] == "lastUpdated" else "created"
+        low, high = parse_iso(filters["after"]), parse_iso(filters["before"])
+        matching = []
+        for order in market.state.orders.values():
+            moment = getattr(order, field_name)
+            if not (low <= moment <= high):
+                continue
+            if filters["statuses"] and order.status not in filters["statuses"]:
+                continue
+            if filters["by"] and order.fulfilled_by not in filters["by"]:
+                continue
+            if filters["markets"] and market.info.marketplace_id not in filters["markets"]:
+                continue
+            key = (iso(moment), order.order_id)
+            if after_key is None or key > after_key:
+                matching.append((key, order))
+        matching.sort(key=lambda pair: pair[0])
+        page = matching[:size]
+        included = set(_csv(query, "includedData"))
+        answer: dict[str, Any] = {"orders": [order_json(o, market.info, included) for _, o in page]}
+        if len(matching) > size:
+            answer["pagination"] = {"nextToken": _encode_token(
+                {"filters": filters, "after": list(page[-1][0]), "expires": market.clock.elapsed() + TOKEN_LIFETIME_SECONDS})}
+        answer["lastUpdatedBefore" if filters["field"] == "lastUpdated" else "createdBefore"] = filters["before"]
+        return 200, answer
+
+    def _order_filters(self, query) -> dict[str, Any]:
+        created, updated = query.get("createdAfter"), query.get("lastUpdatedAfter")
+        if bool(created) == bool(updated):
+            raise ApiError(400, "InvalidInput", "Exactly one of createdAfter and lastUpdatedAfter must be specified.")
+        field_name = "created" if created else "lastUpdated"
+        latest = self.market.now() - timedelta(seconds=MIN_BEFORE_SECONDS)
+        before_raw = query.get(f"{field_name}Before", [""])[-1]
+        before = parse_iso(before_raw) if before_raw else latest
+        if before > latest:
+            raise ApiError(400, "InvalidInput", f"{field_name}Before must be at least 2 minutes before now ({iso(latest)}).")
+        after = parse_iso((created or updated)[-1])
+        if after >= before:
+            raise ApiError(400, "InvalidInput", f"{field_name}After must be before {field_name}Before.")
+        return {"field": field_name, "after": iso(after), "before": iso(before), "statuses": _csv(query, "fulfillmentStatuses"),
+                "by": _csv(query, "fulfilledBy"), "markets": _csv(query, "marketplaceIds")}
+
+    def get_order(self, params, query, body):
+        order = self.market.state.orders.get(params["orderId"])
+        if order is None:
+            raise ApiError(404, "NotFound", f"Order {params['orderId']} was not found.")
+        return 200, {"order": order_json(order, self.market.info, set(_csv(query, "includedData")))}
+
+    def confirm_shipment(self, params, query, body):
+        market = self.market
+        order = market.state.orders.get(params["orderId"])
+        record = {"orderId": params["orderId"], "body": body, "at": iso(market.now())}
+        if order is None:
+            market.state.confirmations.append({**record, "status": 404})
+            raise ApiError(404, "NotFound", f"Order {params['orderId']} was not found.")
+        try:
+            confirm_shipment(order, market.info, body, market.now())
+        except ConfirmationRefused as exc:
+            market.state.confirmations.append({**record, "status": 400, "error": str(exc)})
+            raise ApiError(400, "InvalidInput", str(exc)) from None
+        market.state.confirmations.append({**record, "status": 204})
+        return 204, None
+
+    # --- reports ---------------------------------------------------------------------------
+
+    def get_reports(self, params, query, body):
+        market = self.market
+        if query.get("nextToken"):
+            filters = _decode_token(query["nextToken"][-1])
+        else:
+            filters = {"types": _csv(query, "reportTypes"), "statuses": _csv(query, "processingStatuses"),
+                       "since": query.get("createdSince", [""])[-1], "until": query.get("createdUntil", [""])[-1],
+                       "size": int(query.get("pageSize", ["10"])[-1]), "offset": 0}
+            if not filters["types"]:
+                raise ApiError(400, "InvalidInput", "reportTypes is required unless nextToken is given.")
+        if not 1 <= filters["size"] <= 100:
+            raise ApiError(400, "InvalidInput", "pageSize must be between 1 and 100.")
+        since = parse_iso(filters["since"]) if filters["since"] else market.now() - timedelta(days=90)
+        until = parse_iso(filters["until"]) if filters["until"] else market.now()
+        reports = sorted(market.state.reports.values(), key=lambda r: (r.created, r.report_id), reverse=True)
+        chosen = [r for r in reports if r.report_type in filters["types"] and since <= r.created <= until
+                  and (not filters["statuses"] or "DONE" in filters["statuses"])]
+        page = chosen[filters["offset"]: filters["offset"] + filters["size"]]
+        answer: dict[str, Any] = {"reports": [r.as_json() for r in page]}
+        if filters["offset"] + filters["size"] < len(chosen):
+            answer["nextToken"] = _encode_token({**filters, "offset": filters["offset"] + filters["size"]})
+        return 200, answer
+
+    def get_report(self, params, query, body):
+        report = self.market.state.reports.get(params["reportId"])
+        if report is None:
+            raise ApiError(404, "NotFound", f"Report {params['reportId']} was not found.")
+        return 200, report.as_json()
+
+    def get_report_document(self, params, query, body):
+        document = self.market.state.documents.get(params["reportDocumentId"])
+        if document is None or document.content is None:
+            raise ApiError(404, "NotFound", f"Report document {params['reportDocumentId']} was not found.")
+        answer = {"reportDocumentId": document.document_id, "url": self.market.url_for("downloads", document)}
+        if document.compressed:
+            answer["compressionAlgorithm"] = "GZIP"
+        return 200, answer
+
+    # --- admin -----------------------------------------------------------------------------
+
+    async def admin(self, request: Request) -> Response:
+        raw = await request.body()
+        body = json.loads(raw) if raw else {}
+        action, method = request.path_params["action"].strip("/"), request.method
+        try:
+            answer = self._admin(action, method, body, dict(request.query_params))
+        except KeyError as exc:
+            return JSONResponse({"error": f"not found: {exc}"}, 404)
+        except (ValueError, TypeError) as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        return Response(json.dumps(answer, default=_json_default), 200, media_type="application/json")
+
+    def _admin(self, action: str, method: str, body: dict, query: dict) -> Any:
+        market = self.market
+        match (method, action):
+            case ("GET", "clock"):
+                return {"now": iso(market.now()), "elapsed": market.clock.elapsed(), "timeScale": market.clock.time_scale}
+            case ("POST", "clock/advance"):
+                market.advance(float(body.get("seconds", 0)) + 86400 * float(body.get("days", 0)))
+                return {"now": iso(market.now())}
+            case ("POST", "listings"):
+                return {"created": market.add_listings(body["listings"])}
+            case ("GET", "listings"):
+                with market.lock:
+                    wanted = set(query["skus"].split(",")) if query.get("skus") else None
+                    return {"listings": [
+                        {"sku": l.sku, "productType": l.product_type, "asin": l.asin, "quantity": l.quantity(),
+                         "price": None if l.price() is None else str(l.price()), "attributes": l.attributes}
+                        for l in market.state.listings.values() if wanted is None or l.sku in wanted]}
+            case ("POST", "orders"):
+                placed = market.place_orders(int(body.get("count", 1)), body.get("fulfilledBy"), body.get("skus"))
+                if body.get("release"):
+                    market.advance(max(0.0, max((market.state.orders[i].due for i in placed), default=0) - market.clock.elapsed()) + 1)
+                return {"orderIds": placed}
+            case ("GET", "orders"):
+                with market.lock:
+                    return {"orders": [
+                        {"orderId": o.order_id, "status": o.status, "fulfilledBy": o.fulfilled_by,
+                         "buyer": None if o.buyer is None else asdict(o.buyer),
+                         "lines": [asdict(l) for l in o.lines],
+                         "packages": [asdict(p) | {"created": iso(p.created)} for p in o.packages.values()],
+                         "settledIn": o.settled_in}
+                        for o in market.state.orders.values()]}
+            case ("POST", _) if action.startswith("orders/") and action.endswith("/cancel"):
+                order = market.cancel_order(action.split("/")[1])
+                return {"orderId": order.order_id, "status": order.status}
+            case ("POST", "buyers"):
+                return {"added": market.add_known_buyers(body["buyers"])}
+            case ("POST", "settlements"):
+                with market.lock:
+                    report = market.issue_settlement(compress=bool(body.get("gzip", True)))
+                    return {"reportId": report.report_id, "reportDocumentId": report.document_id}
+            case ("POST", "faults"):
+                with market.lock:
+                    if body.get("fatalFeeds"):
+                        market.state.fatal_feeds = int(body["fatalFeeds"])
+                    if body.get("operation"):
+                        market.faults[body["operation"]] = Fault(float(body.get("throttle", 0)), float(body.get("error500", 0)),
+                                                                 float(body.get("error503", 0)), float(body.get("drop", 0)),
+                                                                 float(body.get("latencyMs", 0)))
+                return {"faults": {k: asdict(v) for k, v in market.faults.items()}, "fatalFeeds": market.state.fatal_feeds}
+            case ("DELETE", "faults"):
+                market.faults.clear()
+                market.state.fatal_feeds = 0
+                return {"faults": {}}
+            case ("GET", "confirmations"):
+                return {"confirmations": list(market.state.confirmations)}
+            case ("GET", "calls"):
+                return {"calls": dict(market.calls), "throttled": dict(market.throttled)}
+            case ("GET", "violations"):
+                return {"violations": list(market.response_violations)}
+            case ("POST", "reset"):
+                market.reset(body.get("seed"), body.get("timeScale"), body.get("orderRate"))
+                self.buckets.clear()
+                return {"now": iso(market.now()), "seed": market.state.seed}
+            case ("GET", "reports"):
+                return {"reports": [r.as_json() for r in market.state.reports.values()], "type": SETTLEMENT_REPORT_TYPE}
+        raise KeyError(f"{method} /_sandbox/{action}")

@@ -1,0 +1,152 @@
+"""Amazon's V2 settlement flat file (GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2), in the
+marketplace's number and date format: summary row first, then one amount per row, 24 columns."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from sandbox.marketplaces import MarketplaceInfo
+from sandbox.orders import SimOrder, cents
+
+COLUMNS = [
+    "settlement-id", "settlement-start-date", "settlement-end-date", "deposit-date", "total-amount", "currency",
+    "transaction-type", "order-id", "merchant-order-id", "adjustment-id", "shipment-id", "marketplace-name",
+    "amount-type", "amount-description", "amount", "fulfillment-id", "posted-date", "posted-date-time",
+    "order-item-code", "merchant-order-item-id", "merchant-adjustment-item-id", "sku", "quantity-purchased",
+    "promotion-id",
+]
+COMMISSION_RATE = Decimal("0.15")
+FBA_FEE_PER_UNIT = Decimal("3.22")
+SUBSCRIPTION_FEE = Decimal("39.99")
+RESERVE_RATE = Decimal("0.05")
+
+
+@dataclass
+class Line:
+    transaction_type: str
+    amount_type: str
+    description: str
+    amount: Decimal
+    posted: datetime
+    order: SimOrder | None = None
+    item: int | None = None  # index of the order line
+    adjustment_id: str = ""
+
+
+@dataclass
+class Settlement:
+    settlement_id: str
+    start: datetime
+    end: datetime
+    deposit: datetime
+    currency: str
+    lines: list[Line] = field(default_factory=list)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((l.amount for l in self.lines), Decimal(0))
+
+
+def order_lines(order: SimOrder, info: MarketplaceInfo, posted: datetime) -> list[Line]:
+    """What Amazon books for a shipped order: the buyer's money, promotions, withheld tax and fees."""
+    out: list[Line] = []
+    for index, line in enumerate(order.lines):
+        principal = line.unit_price * line.quantity
+
+        def add(amount_type: str, description: str, amount: Decimal) -> None:
+            if amount:
+                out.append(Line("Order", amount_type, description, cents(amount), posted, order, index))
+
+        add("ItemPrice", "Principal", principal)
+        add("ItemPrice", "Shipping", line.shipping)
+        add("ItemPrice", "Tax", line.tax)
+        add("ItemPrice", "ShippingTax", line.shipping_tax)
+        add("Promotion", "Principal", -line.discount)
+        if info.country == "US":  # marketplace facilitator states: Amazon keeps the tax it collected
+            add("ItemWithheldTax", "MarketplaceFacilitatorTax-Principal", -line.tax)
+            add("ItemWithheldTax", "MarketplaceFacilitatorTax-Shipping", -line.shipping_tax)
+        add("ItemFees", "Commission", -cents(principal * COMMISSION_RATE))
+        if order.fulfilled_by == "AMAZON":
+            add("ItemFees", "FBAPerUnitFulfillmentFee", -FBA_FEE_PER_UNIT * line.quantity)
+    return out
+
+
+def refund_lines(order: SimOrder, info: MarketplaceInfo, posted: datetime, kind: str, adjustment_id: str) -> list[Line]:
+    """A refund of the whole order: money back to the buyer, most of the commission back to the seller."""
+    out = []
+    for index, line in enumerate(order.lines):
+        principal = line.unit_price * line.quantity
+        commission = cents(principal * COMMISSION_RATE)
+        entries = [("ItemPrice", "Principal", -principal), ("ItemPrice", "Tax", -line.tax),
+                   ("ItemFees", "Commission", commission), ("ItemFees", "RefundCommission", -cents(commission * Decimal("0.2")))]
+        if info.country == "US":
+            entries.append(("ItemWithheldTax", "MarketplaceFacilitatorTax-Principal", line.tax))
+        for amount_type, description, amount in entries:
+            if amount:
+                out.append(Line(kind, amount_type, description, cents(amount), posted, order, index, adjustment_id))
+    return out
+
+
+def account_lines(period_principal: Decimal, previous_reserve: Decimal, posted: datetime, fba: bool) -> tuple[list[Line], Decimal]:
+    """Non-order lines of a period: the subscription, storage for FBA sellers, and the rolling reserve."""
+    reserve = cents(period_principal * RESERVE_RATE)
+    lines = [Line("other-transaction", "other-transaction", "Subscription Fee", -SUBSCRIPTION_FEE, posted)]
+    if fba:
+        lines.append(Line("other-transaction", "other-transaction", "Storage Fee", Decimal("-12.48"), posted))
+    if previous_reserve:
+        lines.append(Line("other-transaction", "other-transaction", "Previous Reserve Amount Balance", previous_reserve, posted))
+    if reserve:
+        lines.append(Line("other-transaction", "other-transaction", "Current Reserve Amount", -reserve, posted))
+    return lines, reserve
+
+
+def format_amount(amount: Decimal, info: MarketplaceInfo) -> str:
+    """1,234.56 or 1.234,56 (and 95,00) as the marketplace writes money."""
+    text = f"{cents(amount):,.2f}"
+    if info.decimal_comma:
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return text
+
+
+def format_datetime(moment: datetime, info: MarketplaceInfo) -> str:
+    return moment.strftime("%d.%m.%Y %H:%M:%S UTC" if info.decimal_comma else "%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_date(moment: datetime, info: MarketplaceInfo) -> str:
+    return moment.strftime("%d.%m.%Y" if info.decimal_comma else "%m/%d/%y")
+
+
+def render(settlement: Settlement, info: MarketplaceInfo, seed: int) -> str:
+    """The report as the flat file Amazon serves: tab-separated, header, summary row, detail rows."""
+    rows = ["\t".join(COLUMNS)]
+    summary = [settlement.settlement_id, format_datetime(settlement.start, info), format_datetime(settlement.end, info),
+               format_datetime(settlement.deposit, info), format_amount(settlement.total, info), settlement.currency]
+    rows.append("\t".join(summary + [""] * (len(COLUMNS) - len(summary))))
+    r = random.Random(f"{seed}:shipment:{settlement.settlement_id}")
+    shipment_ids: dict[str, str] = {}
+    for line in settlement.lines:
+        order, item = line.order, (line.order.lines[line.item] if line.order and line.item is not None else None)
+        if order and order.order_id not in shipment_ids:
+            shipment_ids[order.order_id] = "".join(r.choices("BCDFGHJKLMNPQRSTVWXYZ0123456789", k=9))
+        values = {
+            "settlement-id": settlement.settlement_id,
+            "transaction-type": line.transaction_type,
+            "order-id": order.order_id if order else "",
+            "adjustment-id": line.adjustment_id,
+            "shipment-id": shipment_ids.get(order.order_id, "") if order and line.transaction_type == "Order" else "",
+            "marketplace-name": info.name if order else "",
+            "amount-type": line.amount_type,
+            "amount-description": line.description,
+            "amount": format_amount(line.amount, info),
+            "fulfillment-id": ("AFN" if order.fulfilled_by == "AMAZON" else "MFN") if order else "",
+            "posted-date": format_date(line.posted, info),
+            "posted-date-time": format_datetime(line.posted, info),
+            "order-item-code": item.order_item_id if item else "",
+            "sku": item.sku if item else "",
+            "quantity-purchased": str(item.quantity) if item else "",
+        }
+        rows.append("\t".join(values.get(c, "") for c in COLUMNS))
+    return "\n".join(rows) + "\n"
