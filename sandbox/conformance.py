@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from importlib import resources
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
+
+import fastjsonschema
 
 from jsonschema import Draft4Validator, Draft7Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
@@ -165,6 +167,21 @@ def feed_envelope_validator() -> Draft7Validator:
 @cache
 def feed_message_validator() -> Draft7Validator:
     return Draft7Validator(_load("schemas/listings-feed-message-schema-v2.json"))
+
+
+@cache
+def feed_message_check() -> Callable[[Any], Any]:
+    """The same message schema compiled to Python: a fast yes/no for the 25,000-message hot path."""
+    return fastjsonschema.compile(_load("schemas/listings-feed-message-schema-v2.json"))
+
+
+def feed_message_errors(message: Any) -> list[str]:
+    """Why a listings-feed message breaks the schema (empty when it does not)."""
+    try:
+        feed_message_check()(message)
+        return []
+    except fastjsonschema.JsonSchemaException:
+        return messages_of(feed_message_validator().iter_errors(message)) or ["the message does not match the schema"]
 
 
 @cache

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
-from sandbox.conformance import feed_envelope_validator, feed_message_validator, messages_of
+from sandbox.conformance import feed_envelope_validator, feed_message_errors, messages_of
 from sandbox.listings import INVALID_MESSAGE, Issue, Listing, apply_patches, check_patches
 
 MAX_MESSAGES = 25_000
@@ -42,11 +42,10 @@ def parse_listings_feed(document: bytes, seller_id: str) -> ParsedFeed | str:
         return "The feed does not match the listings feed schema v2: " + "; ".join(envelope[:5])
     if feed["header"].get("sellerId") != seller_id:
         return f"The header sellerId '{feed['header'].get('sellerId')}' is not the submitting seller."
-    validator = feed_message_validator()
     schema_issues: dict[int, Issue] = {}
     seen: set[int] = set()
     for index, message in enumerate(messages):
-        errors = messages_of(validator.iter_errors(message))
+        errors = feed_message_errors(message)
         if errors:
             schema_issues[index] = Issue(INVALID_MESSAGE, "The message does not match the listings feed message schema: " + "; ".join(errors[:3]))
         elif message["messageId"] in seen:

@@ -358,8 +358,10 @@ class Marketplace:
 
     def _step_orders(self, elapsed: float) -> None:
         state = self.state
+        # Steps chain from when the previous one was due, so a long advance runs a whole life cycle;
+        # lastUpdatedTime is when a change became visible, never earlier (searchOrders relies on it).
         while state.due and state.due[0][0] <= elapsed:
-            _, number, order_id = heapq.heappop(state.due)
+            due, number, order_id = heapq.heappop(state.due)
             order = state.orders[order_id]
             r = random.Random(f"{state.seed}:step:{number}:{order.status}")
             if order.status == "PENDING":
@@ -368,9 +370,9 @@ class Marketplace:
                     continue
                 order.status, order.updated = "UNSHIPPED", self.now()
                 if order.fulfilled_by == "AMAZON":
-                    order.due = elapsed + r.uniform(*AFN_SHIP_SECONDS)
+                    order.due = due + r.uniform(*AFN_SHIP_SECONDS)
                 elif order.cancel_after_release:
-                    order.due = elapsed + r.uniform(3600, 6 * 3600)
+                    order.due = due + r.uniform(3600, 6 * 3600)
                 else:
                     continue
                 heapq.heappush(state.due, (order.due, number, order_id))

@@ -1,0 +1,174 @@
+"""The simulated marketplace without HTTP: determinism, life cycles, feeds, settlements, persistence."""
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from sandbox.conformance import operation
+from sandbox.feeds import MAX_MESSAGES, parse_listings_feed
+from sandbox.marketplace import Marketplace
+from sandbox.orders import ConfirmationRefused, confirm_shipment, order_json
+from sandbox.settlement_report import COLUMNS
+
+
+def market(seed=5, marketplace_id="ATVPDKIKX0DER", **kw) -> Marketplace:
+    m = Marketplace(seed=seed, time_scale=1.0, marketplace_id=marketplace_id, **kw)
+    m.add_listings([{"sku": f"SKU-{i}", "productType": "HOME", "quantity": 100, "price": f"{10 + i}.99"} for i in range(20)])
+    return m
+
+
+def test_the_same_seed_gives_the_same_buyers_and_orders():
+    a, b = market(), market()
+    assert a.place_orders(50) == b.place_orders(50)
+    for order_id in a.state.orders:
+        oa, ob = a.state.orders[order_id], b.state.orders[order_id]
+        assert (oa.buyer, [l.sku for l in oa.lines], oa.fulfilled_by) == (ob.buyer, [l.sku for l in ob.lines], ob.fulfilled_by)
+    assert market(seed=6).place_orders(5) != a.place_orders(5)
+
+
+def test_buyers_come_back_and_amazon_fulfilled_orders_are_anonymous():
+    m = market()
+    m.place_orders(300)
+    merchant = [o for o in m.state.orders.values() if o.fulfilled_by == "MERCHANT"]
+    emails = [o.buyer.email for o in merchant]
+    assert len(set(emails)) < len(emails), "repeat buyers"
+    assert all(e.endswith("@marketplace.amazon.com") for e in emails)
+    amazon = [o for o in m.state.orders.values() if o.fulfilled_by == "AMAZON"]
+    assert amazon and sum(o.buyer is None for o in amazon) / len(amazon) > 0.7
+
+
+def test_merchant_orders_take_stock_and_never_oversell():
+    m = Marketplace(seed=1)
+    m.add_listings([{"sku": "ONLY", "productType": "HOME", "quantity": 3, "price": "5.00"}])
+    m.place_orders(10, fulfilled_by="MERCHANT")
+    ordered = sum(l.quantity for o in m.state.orders.values() for l in o.lines)
+    assert ordered == 3 and m.state.listings["ONLY"].quantity() == 0
+
+
+def test_life_cycle_pending_then_unshipped_with_prices_appearing():
+    m = market()
+    [order_id] = m.place_orders(1, fulfilled_by="MERCHANT")
+    order = m.state.orders[order_id]
+    shown = order_json(order, m.info, {"PROCEEDS", "BUYER", "FULFILLMENT"})
+    assert shown["fulfillment"]["fulfillmentStatus"] == "PENDING" and "proceeds" not in shown and "buyer" not in shown
+    m.advance(2 * 3600)
+    shown = order_json(order, m.info, {"PROCEEDS", "BUYER", "FULFILLMENT"})
+    assert shown["fulfillment"]["fulfillmentStatus"] in ("UNSHIPPED", "CANCELLED")
+    if shown["fulfillment"]["fulfillmentStatus"] == "UNSHIPPED":
+        total = Decimal(shown["proceeds"]["grandTotal"]["amount"])
+        assert total == sum(Decimal(b["subtotal"]["amount"]) for b in shown["proceeds"]["breakdowns"])
+
+
+def test_some_buyers_cancel():
+    m = market()
+    m.place_orders(400)
+    m.advance(10 * 86400)
+    statuses = [o.status for o in m.state.orders.values()]
+    assert "CANCELLED" in statuses and statuses.count("CANCELLED") < 40
+    assert "SHIPPED" in statuses  # Amazon ships its own orders
+
+
+def test_confirmations_partial_edit_and_refusals():
+    m = market()
+    m.add_listings([{"sku": "MULTI", "productType": "HOME", "quantity": 10, "price": "3.00"}])
+    [order_id] = m.place_orders(1, fulfilled_by="MERCHANT", skus=["MULTI"])
+    order = m.state.orders[order_id]
+    order.lines[0].quantity = 3
+    m.advance(3600)
+    item = order.lines[0].order_item_id
+
+    def package(ref, quantity):
+        return {"marketplaceId": "ATVPDKIKX0DER", "packageDetail": {"packageReferenceId": ref, "carrierCode": "UPS", "trackingNumber": f"T{ref}",
+                "shipDate": "2026-11-27T10:00:00Z", "orderItems": [{"orderItemId": item, "quantity": quantity}]}}
+
+    confirm_shipment(order, m.info, package("1", 1), m.now())
+    assert order.status == "PARTIALLY_SHIPPED"
+    confirm_shipment(order, m.info, package("1", 2), m.now())  # same package edited, still partial
+    assert order.status == "PARTIALLY_SHIPPED" and len(order.packages) == 1
+    with pytest.raises(ConfirmationRefused, match="exceeds"):
+        confirm_shipment(order, m.info, package("2", 2), m.now())
+    confirm_shipment(order, m.info, package("2", 1), m.now())
+    assert order.status == "SHIPPED" and len(order.packages) == 2
+
+
+def test_feeds_over_the_limit_or_not_json_are_fatal():
+    message = {"messageId": 1, "sku": "S", "operationType": "DELETE"}
+    big = {"header": {"sellerId": "A", "version": "2.0"}, "messages": [message] * (MAX_MESSAGES + 1)}
+    assert "beyond allowed size" in parse_listings_feed(json.dumps(big).encode(), "A")
+    assert "not valid UTF-8 JSON" in parse_listings_feed(b"{not json", "A")
+    assert "sellerId" in parse_listings_feed(json.dumps({**big, "messages": [message]}).encode(), "B")
+
+
+def _settle(m: Marketplace):
+    m.place_orders(120)
+    m.advance(5 * 86400)
+    merchant = [o for o in m.state.orders.values() if o.fulfilled_by == "MERCHANT" and o.status == "UNSHIPPED"]
+    for order in merchant[:30]:
+        items = [{"orderItemId": l.order_item_id, "quantity": l.quantity} for l in order.lines]
+        confirm_shipment(order, m.info, {"marketplaceId": m.info.marketplace_id, "packageDetail": {
+            "packageReferenceId": "1", "carrierCode": "USPS", "trackingNumber": "9400", "shipDate": "2026-11-27T10:00:00Z", "orderItems": items}}, m.now())
+    report = m.issue_settlement(compress=False)
+    document = m.state.documents[report.document_id]
+    return document.content.decode(m.info.charset), document
+
+
+def _amount(text: str, comma: bool) -> Decimal:
+    return Decimal(text.replace(".", "").replace(",", ".") if comma else text.replace(",", ""))
+
+
+@pytest.mark.parametrize("marketplace_id, comma", [("ATVPDKIKX0DER", False), ("A1PA6795UKMFR9", True)])
+def test_a_settlement_balances_and_is_in_the_marketplace_format(marketplace_id, comma):
+    m = market(marketplace_id=marketplace_id)
+    text, document = _settle(m)
+    rows = [line.split("\t") for line in text.splitlines()]
+    assert rows[0] == COLUMNS and all(len(r) == 24 for r in rows)
+    summary, details = rows[1], rows[2:]
+    assert summary[6:] == [""] * 18 and all(r[4] == "" for r in details)
+    assert sum(_amount(r[14], comma) for r in details) == _amount(summary[4], comma)
+    kinds = {(r[12], r[13]) for r in details}
+    for expected in [("ItemPrice", "Principal"), ("ItemPrice", "Tax"), ("ItemFees", "Commission"), ("other-transaction", "Subscription Fee")]:
+        assert expected in kinds
+    assert ("ItemFees", "FBAPerUnitFulfillmentFee") in kinds  # Amazon-fulfilled orders shipped too
+    if comma:
+        assert summary[1][2] == "." and "," in summary[4] and document.content_type.endswith("ISO-8859-1")
+    else:
+        assert summary[1][4] == "-" and details[0][16].count("/") == 2
+
+
+def test_the_next_settlement_carries_the_reserve_and_refunds_and_never_settles_twice():
+    m = market()
+    _settle(m)
+    first_settled = {o.order_id for o in m.state.orders.values() if o.settled_in}
+    m.place_orders(50)
+    m.advance(86400)
+    report = m.issue_settlement(compress=False)
+    text = m.state.documents[report.document_id].content.decode()
+    assert "Previous Reserve Amount Balance" in text
+    settled_again = [line.split("\t")[7] for line in text.splitlines()[2:] if line.split("\t")[6] == "Order"]
+    assert not set(settled_again) & first_settled
+
+
+def test_settlement_periods_close_by_themselves():
+    m = Marketplace(seed=2, settlement_days=14)
+    m.advance(29 * 86400)
+    assert len(m.state.reports) == 2
+
+
+def test_state_survives_a_restart(tmp_path):
+    path = tmp_path / "sandbox.state"
+    first = Marketplace(seed=4, state_file=path)
+    first.add_listings([{"sku": "A", "productType": "HOME", "quantity": 9, "price": "1.00"}])
+    placed = first.place_orders(3)
+    first.advance(3600)
+    first.save()
+    second = Marketplace(seed=99, state_file=path)
+    assert sorted(second.state.orders) == sorted(placed) and second.state.seed == 4
+    assert second.clock.elapsed() >= 3600
+
+
+def test_the_model_validator_catches_a_broken_answer():
+    broken = {"orders": [{"orderId": "1", "createdTime": "yesterday", "salesChannel": {}}]}
+    errors = operation("searchOrders").response_errors(200, broken)
+    assert any("createdTime" in e for e in errors) and any("lastUpdatedTime" in e for e in errors)
+    assert operation("confirmShipment").response_errors(418, None)
