@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -23,6 +23,10 @@ app = typer.Typer(
 om_app = typer.Typer(help="Create and fill the OM database (OMSYNC_OM_URL).", no_args_is_help=True)
 app.add_typer(om_app, name="om")
 console = Console()
+Items = Annotated[int, typer.Option(min=1, help="Number of items.")]
+Sites = Annotated[int, typer.Option(min=1, max=99, help="Number of sites (warehouses).")]
+Customers = Annotated[int, typer.Option(min=0, help="Number of existing OM customers.")]
+Seed = Annotated[int, typer.Option(help="Seed: the same seed gives the same data.")]
 
 
 def _settings() -> Settings:
@@ -40,23 +44,23 @@ def om_init() -> None:
     console.print(f"OM schema ready in {om.masked_url}: {len(tables)} tables")
 
 
-@om_app.command("seed")
-def om_seed(
-    items: int = typer.Option(2000, min=1, help="Number of items."),
-    sites: int = typer.Option(3, min=1, max=99, help="Number of sites (warehouses)."),
-    customers: int = typer.Option(500, min=0, help="Number of existing OM customers."),
-    seed: int = typer.Option(7, help="Seed: the same seed gives the same data."),
-) -> None:
-    """Fill the OM with deterministic demo data; rows already there are kept, never duplicated."""
+def _seed(settings: Settings, items: int, sites: int, customers: int, seed: int):
+    """Create the OM schema if needed and load the demo data; returns the OM and what was inserted."""
     from connectors.om import OmDatabase
     from sandbox import om_demo_data
 
-    settings = _settings()
     om = OmDatabase(settings.om_url)
     om.init_schema()
+    return om, om_demo_data.load(om, om_demo_data.generate(items, sites, customers, seed))
+
+
+@om_app.command("seed")
+def om_seed(
+    items: Items = 2000, sites: Sites = 3, customers: Customers = 500, seed: Seed = 7
+) -> None:
+    """Fill the OM with deterministic demo data; rows already there are kept, never duplicated."""
     started = time.perf_counter()
-    data = om_demo_data.generate(items, sites, customers, seed)
-    inserted = om_demo_data.load(om, data)
+    om, inserted = _seed(_settings(), items, sites, customers, seed)
     elapsed = time.perf_counter() - started
     table = Table(title=f"Seeded {om.masked_url} in {elapsed:.1f} s")
     table.add_column("table")
@@ -99,23 +103,15 @@ def sql(
 
 @app.command("demo")
 def demo(
-    items: int = typer.Option(2000, min=1, help="Number of demo items."),
-    sites: int = typer.Option(3, min=1, max=99, help="Number of demo sites."),
-    customers: int = typer.Option(500, min=0, help="Number of demo customers."),
-    seed: int = typer.Option(7, help="Seed for the demo data."),
+    items: Items = 2000, sites: Sites = 3, customers: Customers = 500, seed: Seed = 7
 ) -> None:
     """Create and seed the embedded OM and the warehouse, then summarise both."""
-    from connectors.om import OmDatabase
     from connectors.warehouse import Warehouse
-    from sandbox import om_demo_data
 
     settings = _settings()
-    om = OmDatabase(settings.om_url)
-    warehouse = Warehouse(settings.warehouse)
     started = time.perf_counter()
-    om.init_schema()
-    inserted = om_demo_data.load(om, om_demo_data.generate(items, sites, customers, seed))
-    warehouse_tables = warehouse.init()
+    om, inserted = _seed(settings, items, sites, customers, seed)
+    warehouse_tables = Warehouse(settings.warehouse).init()
     summary = om.read(
         """
         SELECT

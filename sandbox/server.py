@@ -255,25 +255,8 @@ class SandboxApp:
         return 200, None
 
     def get_feeds(self, params, query, body):
-        filters = _decode_token(query["nextToken"][-1]) if query.get("nextToken") else {
-            "types": _csv(query, "feedTypes"), "statuses": _csv(query, "processingStatuses"),
-            "since": query.get("createdSince", [""])[-1], "until": query.get("createdUntil", [""])[-1],
-            "size": int(query.get("pageSize", ["10"])[-1]), "offset": 0,
-        }
-        if not filters["types"]:
-            raise ApiError(400, "InvalidInput", "feedTypes is required unless nextToken is given.")
-        if not 1 <= filters["size"] <= 100:
-            raise ApiError(400, "InvalidInput", "pageSize must be between 1 and 100.")
-        feeds = sorted(self.market.state.feeds.values(), key=lambda f: (f.created, f.feed_id), reverse=True)
-        since = parse_iso(filters["since"]) if filters["since"] else self.market.now() - timedelta(days=90)
-        until = parse_iso(filters["until"]) if filters["until"] else self.market.now()
-        chosen = [f for f in feeds if f.feed_type in filters["types"] and since <= f.created <= until
-                  and (not filters["statuses"] or f.status in filters["statuses"])]
-        page = chosen[filters["offset"]: filters["offset"] + filters["size"]]
-        answer: dict[str, Any] = {"feeds": [f.as_json() for f in page]}
-        if filters["offset"] + filters["size"] < len(chosen):
-            answer["nextToken"] = _encode_token({**filters, "offset": filters["offset"] + filters["size"]})
-        return 200, answer
+        return 200, self._page_by_created(query, "feedTypes", "feeds", self.market.state.feeds.values(),
+                                          lambda f: (f.feed_type, f.status), lambda f: f.feed_id)
 
     def get_feed_document(self, params, query, body):
         document = self.market.state.documents.get(params["feedDocumentId"])
@@ -417,27 +400,35 @@ class SandboxApp:
     # --- reports ---------------------------------------------------------------------------
 
     def get_reports(self, params, query, body):
-        market = self.market
+        return 200, self._page_by_created(query, "reportTypes", "reports", self.market.state.reports.values(),
+                                          lambda r: (r.report_type, "DONE"), lambda r: r.report_id)
+
+    def _page_by_created(self, query, types_param: str, name: str, records, type_and_status, record_id) -> dict[str, Any]:
+        """getFeeds / getReports: newest first, filtered by type, status and creation window (90 days
+        by default), paged by an opaque nextToken that must come alone."""
         if query.get("nextToken"):
             filters = _decode_token(query["nextToken"][-1])
         else:
-            filters = {"types": _csv(query, "reportTypes"), "statuses": _csv(query, "processingStatuses"),
+            filters = {"types": _csv(query, types_param), "statuses": _csv(query, "processingStatuses"),
                        "since": query.get("createdSince", [""])[-1], "until": query.get("createdUntil", [""])[-1],
                        "size": int(query.get("pageSize", ["10"])[-1]), "offset": 0}
             if not filters["types"]:
-                raise ApiError(400, "InvalidInput", "reportTypes is required unless nextToken is given.")
+                raise ApiError(400, "InvalidInput", f"{types_param} is required unless nextToken is given.")
         if not 1 <= filters["size"] <= 100:
             raise ApiError(400, "InvalidInput", "pageSize must be between 1 and 100.")
-        since = parse_iso(filters["since"]) if filters["since"] else market.now() - timedelta(days=90)
-        until = parse_iso(filters["until"]) if filters["until"] else market.now()
-        reports = sorted(market.state.reports.values(), key=lambda r: (r.created, r.report_id), reverse=True)
-        chosen = [r for r in reports if r.report_type in filters["types"] and since <= r.created <= until
-                  and (not filters["statuses"] or "DONE" in filters["statuses"])]
-        page = chosen[filters["offset"]: filters["offset"] + filters["size"]]
-        answer: dict[str, Any] = {"reports": [r.as_json() for r in page]}
-        if filters["offset"] + filters["size"] < len(chosen):
-            answer["nextToken"] = _encode_token({**filters, "offset": filters["offset"] + filters["size"]})
-        return 200, answer
+        now = self.market.now()
+        since = parse_iso(filters["since"]) if filters["since"] else now - timedelta(days=90)
+        until = parse_iso(filters["until"]) if filters["until"] else now
+        chosen = []
+        for record in sorted(records, key=lambda r: (r.created, record_id(r)), reverse=True):
+            kind, status = type_and_status(record)
+            if kind in filters["types"] and since <= record.created <= until and (not filters["statuses"] or status in filters["statuses"]):
+                chosen.append(record)
+        offset, size = filters["offset"], filters["size"]
+        answer: dict[str, Any] = {name: [r.as_json() for r in chosen[offset: offset + size]]}
+        if offset + size < len(chosen):
+            answer["nextToken"] = _encode_token({**filters, "offset": offset + size})
+        return answer
 
     def get_report(self, params, query, body):
         report = self.market.state.reports.get(params["reportId"])

@@ -204,6 +204,7 @@ def test_secrets_stay_out_of_logs_and_errors(sandbox, caplog):
             amazon.get_order("111-0000000-0000000")
     shown = caplog.text + str(err.value) + repr(settings)
     assert "s3cr3t" not in shown
+    assert "Atza|" not in shown, "access tokens stay out of logs too"
 
 
 def test_missing_credentials_name_the_settings(sandbox):

@@ -157,3 +157,28 @@ def test_usage_plans_throttle_a_burst(sandbox, api):
     sandbox.admin("POST", "reset", {"timeScale": 1})  # real time: searchOrders refills one call per three minutes
     statuses = [api.get("/orders/2026-01-01/orders", params={"createdAfter": "2020-01-01T00:00:00Z"}).status_code for _ in range(25)]
     assert statuses[:20] == [200] * 20 and set(statuses[20:]) == {429}
+
+
+def test_a_dropped_connection_is_cut_in_the_middle_of_the_answer(sandbox, api):
+    sandbox.admin("POST", "faults", {"operation": "getReports", "drop": 1.0})
+    with pytest.raises(httpx.RemoteProtocolError):
+        api.get("/reports/2021-06-30/reports", params={"reportTypes": "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"})
+
+
+def test_a_queued_feed_can_be_cancelled(sandbox, api):
+    created = check("createFeedDocument", api.post("/feeds/2021-06-30/documents", json={"contentType": "application/json"}))
+    httpx.put(created["url"], content=b"{}", headers={"Content-Type": "application/json"}, trust_env=False)
+    feed = check("createFeed", api.post("/feeds/2021-06-30/feeds", json={"feedType": "JSON_LISTINGS_FEED", "marketplaceIds": ["ATVPDKIKX0DER"], "inputFeedDocumentId": created["feedDocumentId"]}))
+    cancelled = api.delete(f"/feeds/2021-06-30/feeds/{feed['feedId']}")
+    assert cancelled.status_code == 200
+    check("cancelFeed", cancelled)
+    assert check("getFeed", api.get(f"/feeds/2021-06-30/feeds/{feed['feedId']}"))["processingStatus"] == "CANCELLED"
+
+
+def test_an_upload_with_another_content_type_or_an_expired_url_is_refused(sandbox, api):
+    created = api.post("/feeds/2021-06-30/documents", json={"contentType": "application/json; charset=UTF-8"}).json()
+    wrong = httpx.put(created["url"], content=b"{}", headers={"Content-Type": "text/plain"}, trust_env=False)
+    assert wrong.status_code == 403 and wrong.json()["errors"][0]["code"] == "SignatureDoesNotMatch"
+    sandbox.admin("POST", "clock/advance", {"days": 5})  # beyond five real minutes at this time scale
+    late = httpx.put(created["url"], content=b"{}", headers={"Content-Type": "application/json; charset=UTF-8"}, trust_env=False)
+    assert late.status_code == 403 and late.json()["errors"][0]["message"] == "Request has expired"
