@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import time
 import uuid
@@ -129,8 +130,8 @@ class Warehouse:
 
     def land(self, con: duckdb.DuckDBPyConnection, dataset: str, frame: pl.DataFrame, batch: str) -> Path:
         """Keep a raw extract as Parquet beside the database and (re)define the view `landing.<dataset>`."""
-        if not dataset.isidentifier() or not batch.replace("-", "_").isidentifier():
-            raise ValueError(f"landing names must be identifiers: {dataset!r}, {batch!r}")
+        if not dataset.isidentifier() or not re.fullmatch(r"[A-Za-z0-9_-]+", batch):
+            raise ValueError(f"a landing needs an identifier and a batch of letters, digits, - and _: {dataset!r}, {batch!r}")
         folder = self.landing_dir / dataset
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{batch}.parquet"

@@ -31,12 +31,21 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             sku VARCHAR PRIMARY KEY,
             product_type VARCHAR,
             quantity_sent INTEGER,
+            quantity_accepted INTEGER,
+            quantity_feed_id VARCHAR,
+            quantity_message_id INTEGER,
+            quantity_verdict VARCHAR,
+            quantity_issues VARCHAR,
+            quantity_sent_at TIMESTAMPTZ,
+            quantity_verdict_at TIMESTAMPTZ,
             price_sent DECIMAL(18,4),
-            feed_id VARCHAR,
-            verdict VARCHAR,
-            issues VARCHAR,
-            sent_at TIMESTAMPTZ,
-            verdict_at TIMESTAMPTZ
+            price_accepted DECIMAL(18,4),
+            price_feed_id VARCHAR,
+            price_message_id INTEGER,
+            price_verdict VARCHAR,
+            price_issues VARCHAR,
+            price_sent_at TIMESTAMPTZ,
+            price_verdict_at TIMESTAMPTZ
         );
         CREATE TABLE ops.orders (
             amazon_order_id VARCHAR PRIMARY KEY,

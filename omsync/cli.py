@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -13,6 +14,9 @@ from rich.table import Table
 
 from omsync.errors import UserError
 from omsync.settings import Settings
+
+# Offline by design: Prefect's telemetry would only log connection errors.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 app = typer.Typer(
     help="Keep an Order Management system and Amazon Seller Central in step.",
@@ -138,6 +142,26 @@ def demo(
         f"({len(warehouse_tables)} tables); {time.perf_counter() - started:.1f} s"
     )
     console.print(f"Query it: [bold].venv/bin/duckdb -readonly {settings.warehouse}[/] or [bold]omsync sql \"SELECT * FROM ops.runs\"[/]")
+
+
+@app.command("run")
+def run_flow(
+    name: str = typer.Argument(..., help="The flow: inventory."),
+    full: bool = typer.Option(False, "--full", help="Send everything, not only what changed."),
+) -> None:
+    """Run one flow now, as a Prefect flow run (it shows in the Prefect UI)."""
+    from flows.registry import FLOWS
+
+    if name not in FLOWS:
+        raise typer.BadParameter(f"choose one of: {', '.join(FLOWS)}", param_hint="NAME")
+    _settings()
+    counts = FLOWS[name](full=full)
+    table = Table(title=f"omsync run {name}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for what, count in counts.items():
+        table.add_row(what, f"{count:,}")
+    console.print(table)
 
 
 @app.command("sandbox")

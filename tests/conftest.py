@@ -11,6 +11,7 @@ import pytest
 from tests.pg_server import NoPostgres, PgCluster, start_cluster
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 for variable in ("SP_API_DEFAULT_MARKETPLACE", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
     os.environ.pop(variable, None)
@@ -67,3 +68,14 @@ def sandbox(sandbox_server):
     sandbox_server.admin("POST", "reset", {"seed": 1, "timeScale": 1000, "orderRate": 0})
     yield sandbox_server
     assert sandbox_server.admin("GET", "violations")["violations"] == []
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory):
+    """One isolated Prefect API for the session (results and transactions kept out of ~/.prefect)."""
+    os.environ["PREFECT_RESULTS_LOCAL_STORAGE_PATH"] = str(tmp_path_factory.mktemp("prefect-results"))
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield PREFECT_API_URL.value()

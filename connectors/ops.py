@@ -1,0 +1,101 @@
+"""The warehouse's ops tables: runs, quarantine and listing state, written set-based."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import duckdb
+import polars as pl
+
+from transforms.listing_changes import STATE_SCHEMA
+
+Attribute = Literal["quantity", "price"]
+
+
+def start_run(con: duckdb.DuckDBPyConnection, run_id: str, flow: str, prefect_run_id: str | None) -> None:
+    con.execute("INSERT INTO ops.runs (run_id, flow, prefect_run_id, started, outcome) VALUES (?, ?, ?, now(), 'RUNNING')",
+                [run_id, flow, prefect_run_id])
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, count_in: int, count_out: int, outcome: str, message: str) -> None:
+    con.execute("UPDATE ops.runs SET finished = now(), count_in = ?, count_out = ?, outcome = ?, message = ? WHERE run_id = ?",
+                [count_in, count_out, outcome, message, run_id])
+
+
+def record_quarantine(con: duckdb.DuckDBPyConnection, flow: str, found: pl.DataFrame, scope: str | None = None) -> None:
+    """Upsert this run's bad input (key, raw_value, reason); what this flow no longer finds is resolved."""
+    con.register("found_rows", found.unique(["key", "reason"], keep="last"))
+    try:
+        con.execute(
+            """
+            INSERT INTO ops.quarantine (flow, key, raw_value, reason, first_seen, last_seen, resolved_at)
+            SELECT ?, key, raw_value, reason, now(), now(), NULL FROM found_rows
+            ON CONFLICT (flow, key, reason) DO UPDATE SET raw_value = excluded.raw_value, last_seen = now(), resolved_at = NULL
+            """,
+            [flow],
+        )
+        con.execute(
+            """
+            UPDATE ops.quarantine SET resolved_at = now()
+            WHERE flow = ? AND resolved_at IS NULL AND (? IS NULL OR reason LIKE ?)
+              AND (key, reason) NOT IN (SELECT key, reason FROM found_rows)
+            """,
+            [flow, scope, f"{scope}%"],
+        )
+    finally:
+        con.unregister("found_rows")
+
+
+def read_listing_state(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return con.execute(f"SELECT {', '.join(STATE_SCHEMA)} FROM ops.listing_state").pl().cast(STATE_SCHEMA)
+
+
+def record_sent(con: duckdb.DuckDBPyConnection, attribute: Attribute, sent: pl.DataFrame) -> None:
+    """Remember what went out (sku, product_type, value, feed_id, message_id) as PENDING; what Amazon accepted stays as it was."""
+    con.register("sent_rows", sent)
+    try:
+        con.execute(
+            f"""
+            INSERT INTO ops.listing_state (sku, product_type, {attribute}_sent, {attribute}_feed_id, {attribute}_message_id,
+                                           {attribute}_verdict, {attribute}_issues, {attribute}_sent_at, {attribute}_verdict_at)
+            SELECT sku, product_type, value, feed_id, message_id, 'PENDING', NULL, now(), NULL FROM sent_rows
+            ON CONFLICT (sku) DO UPDATE SET product_type = excluded.product_type, {attribute}_sent = excluded.{attribute}_sent,
+                {attribute}_feed_id = excluded.{attribute}_feed_id, {attribute}_message_id = excluded.{attribute}_message_id,
+                {attribute}_verdict = 'PENDING',
+                {attribute}_issues = NULL, {attribute}_sent_at = now(), {attribute}_verdict_at = NULL
+            """
+        )
+    finally:
+        con.unregister("sent_rows")
+
+
+def record_verdicts(con: duckdb.DuckDBPyConnection, attribute: Attribute, feed_id: str, verdicts: pl.DataFrame) -> None:
+    """Amazon's verdict on one submission (sku, verdict, issues); ACCEPTED makes the sent value the accepted one.
+    Rows already superseded by a later submission are left to that one."""
+    con.register("verdict_rows", verdicts)
+    try:
+        con.execute(
+            f"""
+            UPDATE ops.listing_state AS s SET
+                {attribute}_verdict = v.verdict, {attribute}_issues = v.issues, {attribute}_verdict_at = now(),
+                {attribute}_accepted = CASE WHEN v.verdict = 'ACCEPTED' THEN s.{attribute}_sent ELSE s.{attribute}_accepted END
+            FROM verdict_rows v
+            WHERE s.sku = v.sku AND s.{attribute}_feed_id = ?
+            """,
+            [feed_id],
+        )
+    finally:
+        con.unregister("verdict_rows")
+
+
+def pending_feeds(con: duckdb.DuckDBPyConnection, attribute: Attribute) -> list[str]:
+    """Submissions of earlier runs that never got their verdict (the run stopped while waiting)."""
+    rows = con.execute(
+        f"SELECT DISTINCT {attribute}_feed_id FROM ops.listing_state WHERE {attribute}_verdict = 'PENDING' AND {attribute}_feed_id IS NOT NULL ORDER BY 1"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def skus_of_feed(con: duckdb.DuckDBPyConnection, attribute: Attribute, feed_id: str) -> pl.DataFrame:
+    return con.execute(f"SELECT sku, {attribute}_message_id AS message_id FROM ops.listing_state WHERE {attribute}_feed_id = ?", [feed_id]).pl()
+

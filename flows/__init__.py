@@ -1,0 +1,1 @@
+"""Prefect flows: orchestration only (extract → transform → load → record), one module per flow."""

@@ -1,0 +1,5 @@
+"""The flows `omsync run` and the deployments know, by name."""
+
+from flows.inventory import inventory
+
+FLOWS = {"inventory": inventory}

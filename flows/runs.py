@@ -1,0 +1,72 @@
+"""Every flow run's record: an ops.runs row, a markdown summary and a table of problems in Prefect.
+Artifacts carry counts, SKUs and reasons only: never buyer data, never secrets."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import polars as pl
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.runtime import flow_run
+
+from connectors import ops
+from connectors.warehouse import Warehouse
+
+PROBLEM_SCHEMA = {"kind": pl.String, "key": pl.String, "value": pl.String, "reason": pl.String}
+TABLE_ROWS = 500  # the UI shows a table, not a dump; the warehouse has them all
+
+
+@dataclass
+class RunReport:
+    flow: str
+    run_id: str
+    count_in: int = 0
+    count_out: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    problems: list[pl.DataFrame] = field(default_factory=list)
+
+    def add_problems(self, kind: str, frame: pl.DataFrame, key: str = "key", value: str = "raw_value", reason: str = "reason") -> None:
+        if frame.height:
+            self.problems.append(frame.select(kind=pl.lit(kind), key=pl.col(key), value=pl.col(value), reason=pl.col(reason)).cast(PROBLEM_SCHEMA))
+
+    def problem_table(self) -> pl.DataFrame:
+        return pl.concat(self.problems) if self.problems else pl.DataFrame(schema=PROBLEM_SCHEMA)
+
+
+@contextmanager
+def recorded_run(flow: str, warehouse: Warehouse) -> Iterator[RunReport]:
+    """Write ops.runs at the start and the end, and publish the run's artifacts whatever happens."""
+    prefect_id = str(flow_run.id) if flow_run.id else None
+    report = RunReport(flow, prefect_id or str(uuid.uuid4()))
+    with warehouse.write() as con:
+        ops.start_run(con, report.run_id, flow, prefect_id)
+    try:
+        yield report
+    except BaseException as exc:
+        _finish(warehouse, report, "FAILED", f"{type(exc).__name__}: {exc}")
+        raise
+    problems = report.problem_table().height
+    _finish(warehouse, report, "OK" if not problems else "OK_WITH_PROBLEMS", f"{problems} problems" if problems else "")
+
+
+def _finish(warehouse: Warehouse, report: RunReport, outcome: str, message: str) -> None:
+    with warehouse.write() as con:
+        ops.finish_run(con, report.run_id, report.count_in, report.count_out, outcome, message[:2000])
+    if flow_run.id is None:
+        return
+    problems = report.problem_table()
+    lines = [f"# {report.flow}: {outcome}", "", "| what | count |", "|---|---:|",
+             f"| in | {report.count_in:,} |", f"| out | {report.count_out:,} |"]
+    lines += [f"| {name} | {value:,} |" for name, value in report.counts.items()]
+    if message:
+        lines += ["", message]
+    if problems.height:
+        shown = problems.group_by("kind").len().sort("kind")
+        lines += ["", "## Problems", "", "| kind | count |", "|---|---:|"] + [f"| {k} | {n:,} |" for k, n in shown.iter_rows()]
+        lines += ["", f"All of them: `omsync sql \"SELECT * FROM ops.quarantine WHERE flow = '{report.flow}' AND resolved_at IS NULL\"`"]
+    create_markdown_artifact("\n".join(lines), key=f"{report.flow}-summary", description=f"{report.flow} run summary")
+    create_table_artifact(problems.head(TABLE_ROWS).to_dicts(), key=f"{report.flow}-problems",
+                          description=f"{report.flow}: first {TABLE_ROWS} problems of {problems.height}")

@@ -1,0 +1,132 @@
+"""The inventory flow, run for real: OM (SQLite and PostgreSQL) → Prefect → sandbox over HTTP."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from flows.inventory import inventory
+from transforms.availability import compute_quantities
+
+FAST = {"feed_wait_seconds": 60.0}
+
+
+def expected_quantities(world) -> dict[str, int]:
+    """What the OM says each offered SKU may sell, by the tested transform."""
+    om = world.om
+    computed = compute_quantities(
+        om.read("SELECT item_id, item_code, backorderable, active FROM item"),
+        om.read("SELECT item_id, name, value, tag FROM item_attribute WHERE name = 'AmazonItem'"),
+        om.read("SELECT item_id, site_id, on_hand FROM inventory"),
+        om.read("SELECT hold_id, item_id, site_id, qty FROM inventory_hold"),
+        om.read("SELECT site_id, code FROM site"),
+    ).quantities
+    return dict(computed.filter(pl.col("included")).select("sku", "quantity").iter_rows())
+
+
+def test_a_run_sets_every_quantity_and_a_rerun_sends_nothing(world):
+    world.publish_catalog()
+    first = inventory(**FAST)
+    expected = expected_quantities(world)
+    listings = world.listings()
+    assert {sku: listings[sku]["quantity"] for sku in expected} == expected
+    assert first["messages sent"] == len(expected) and first["verdict ACCEPTED"] == len(expected)
+    backorderable = world.om.read("SELECT item_code FROM item i JOIN item_attribute a USING (item_id) "
+                                  "WHERE backorderable AND active AND a.name = 'AmazonItem' AND a.value <> 'No'")["item_code"]
+    assert backorderable.len() and all(listings[s]["quantity"] == 1000 for s in backorderable)
+    state = world.state()
+    assert (state["quantity_accepted"] == state["quantity_sent"]).all() and set(state["quantity_verdict"]) == {"ACCEPTED"}
+
+    feeds_before = world.sandbox.admin("GET", "calls")["calls"]["createFeed"]
+    again = inventory(**FAST)
+    assert again["messages sent"] == 0 and world.sandbox.admin("GET", "calls")["calls"]["createFeed"] == feeds_before
+    with world.warehouse.read() as con:
+        runs = con.execute("SELECT outcome, count_out FROM ops.runs WHERE flow = 'inventory' ORDER BY started").fetchall()
+        bad_tags = con.execute("SELECT count(*) FROM ops.quarantine WHERE flow = 'inventory' AND reason LIKE '%sent the unadjusted%' AND resolved_at IS NULL").fetchone()[0]
+    assert [r[1] for r in runs] == [len(expected), 0] and runs[0][0] == "OK_WITH_PROBLEMS"
+    assert bad_tags >= 1
+
+
+@pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
+def test_rejected_messages_and_fatal_feeds_are_sent_again(world):
+    missing = sorted(expected_quantities(world))[:3]
+    world.publish_catalog(skip=set(missing))
+    world.sandbox.admin("POST", "faults", {"fatalFeeds": 1})
+    fatal = inventory(**FAST)
+    assert fatal["verdict FATAL"] == fatal["messages sent"]
+    assert all(l["quantity"] is None for l in world.listings().values())
+    assert world.state()["quantity_accepted"].is_null().all(), "nothing claimed accepted"
+
+    retried = inventory(**FAST)
+    assert retried["messages sent"] == fatal["messages sent"] and retried["verdict REJECTED"] == 3
+    rejected = world.state().filter(pl.col("quantity_verdict") == "REJECTED")
+    assert sorted(rejected["sku"]) == missing and rejected["quantity_issues"].str.contains("does not match any listing").all()
+
+    world.publish_catalog()  # the seller creates the three listings on Amazon
+    fixed = inventory(**FAST)
+    assert fixed["messages sent"] == 3 and fixed["verdict ACCEPTED"] == 3
+    expected = expected_quantities(world)
+    listings = world.listings()
+    assert {s: listings[s]["quantity"] for s in expected} == expected
+
+
+@pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
+def test_zeros_go_first_and_items_leaving_amazon_get_zero_once(world):
+    world.publish_catalog()
+    inventory(**FAST)
+    listings = world.listings()
+    stocked = sorted(s for s, l in listings.items() if (l["quantity"] or 0) > 0 and (l["quantity"] or 0) < 1000)
+    sold_out, leaving = stocked[0], stocked[1]
+    world.om_execute(lambda t: f"UPDATE {t('inventory')} SET on_hand = 0 WHERE item_id = (SELECT item_id FROM {t('item')} WHERE item_code = ?)", [sold_out])
+    world.om_execute(lambda t: f"DELETE FROM {t('inventory_hold')} WHERE item_id = (SELECT item_id FROM {t('item')} WHERE item_code = ?)", [sold_out])
+    world.om_execute(lambda t: f"UPDATE {t('item_attribute')} SET value = 'No' WHERE name = 'AmazonItem' AND item_id = (SELECT item_id FROM {t('item')} WHERE item_code = ?)", [leaving])
+    second = inventory(**FAST)
+    assert second["zeros patched at once"] == 2 and second["leaving Amazon"] == 1 and second["messages sent"] == 2
+    patched = [c for c in world.sandbox.admin("GET", "calls")["calls"].items() if c[0] == "patchListingsItem"]
+    assert patched == [("patchListingsItem", 2)]
+    listings = world.listings()
+    assert listings[sold_out]["quantity"] == 0 and listings[leaving]["quantity"] == 0
+    third = inventory(**FAST)
+    assert third["messages sent"] == 0, "an item that left Amazon is left alone once it is at 0"
+
+
+def test_full_sends_everything(world):
+    world.publish_catalog()
+    first = inventory(**FAST)
+    full = inventory(full=True, **FAST)
+    assert full["messages sent"] == first["messages sent"] and full["verdict ACCEPTED"] == first["messages sent"]
+
+
+@pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
+def test_killed_after_submitting_the_rerun_neither_loses_nor_invents_a_verdict(world, prefect_server):
+    world.publish_catalog()
+    world.sandbox.admin("POST", "faults", {"operation": "getFeed", "latencyMs": 60_000})  # the run hangs waiting for Amazon
+    env = {**os.environ, **world.env, "PREFECT_API_URL": prefect_server}
+    child = subprocess.Popen([str(Path(sys.executable).with_name("omsync")), "run", "inventory"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while world.sandbox.admin("GET", "calls")["calls"].get("getFeed", 0) == 0:
+            assert child.poll() is None and time.monotonic() < deadline, "the run should be waiting for its feed"
+            time.sleep(0.2)
+        os.killpg(child.pid, signal.SIGKILL)
+    finally:
+        child.wait(30)
+    state = world.state()
+    assert state.height and set(state["quantity_verdict"]) == {"PENDING"}
+    assert state["quantity_accepted"].is_null().all(), "nothing is claimed accepted before Amazon said so"
+    with world.warehouse.read() as con:
+        assert con.execute("SELECT outcome FROM ops.runs").fetchall() == [("RUNNING",)]
+
+    world.sandbox.admin("DELETE", "faults")
+    rerun = inventory(**FAST)
+    assert rerun["verdict ACCEPTED"] == state.height and rerun["messages sent"] == 0, "the earlier feed's verdicts are collected, nothing resent"
+    expected = expected_quantities(world)
+    listings = world.listings()
+    assert {s: listings[s]["quantity"] for s in expected} == expected
+    assert (world.state()["quantity_accepted"] == world.state()["quantity_sent"]).all()

@@ -1,0 +1,142 @@
+"""Available-to-sell per Amazon SKU (DESIGN.md): stock over all sites minus holds, backorderable
+items at a fixed level, and the reserve rule of the AmazonItem Tag `Value:Calculation_ID[:Site]`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+MAX_QUANTITY = 99_999
+BACKORDER_QUANTITY = 1000
+DEFAULT_PRODUCT_TYPE = "PRODUCT"
+SCALE = 10_000  # Tag values are exact to four decimals: integer arithmetic, no float rounding
+MAX_SKU_LENGTH = 40  # Amazon refuses longer seller SKUs
+TAG_PATTERN = r"^\s*(\d+(?:\.\d{1,4})?)\s*:\s*(\d+)\s*(?::\s*([^:\s]+)\s*)?$"
+KNOWN_CALCULATIONS = [0, 1, 2, 3, 6]
+
+
+@dataclass(frozen=True)
+class Quantities:
+    quantities: pl.DataFrame  # sku, product_type, quantity, included (False: leaving Amazon)
+    quarantine: pl.DataFrame  # key, raw_value, reason
+
+
+QUARANTINE_SCHEMA = {"key": pl.String, "raw_value": pl.String, "reason": pl.String}
+
+
+def offered_items(items: pl.DataFrame, attributes: pl.DataFrame, default_product_type: str = DEFAULT_PRODUCT_TYPE) -> pl.DataFrame:
+    """Every item with its AmazonItem decision: included (active, attribute present, not `No`) and its product type."""
+    amazon = attributes.filter(pl.col("name") == "AmazonItem").select("item_id", amazon_value=pl.col("value").str.strip_chars(), tag="tag")
+    return items.join(amazon, on="item_id", how="left").select(
+        "item_id",
+        sku=pl.col("item_code"),
+        backorderable=pl.col("backorderable").fill_null(False),
+        included=pl.col("active").fill_null(False) & pl.col("amazon_value").is_not_null() & (pl.col("amazon_value").str.to_lowercase() != "no"),
+        product_type=pl.when(pl.col("amazon_value").is_null() | pl.col("amazon_value").str.to_lowercase().is_in(["yes", "no", ""]))
+        .then(pl.lit(default_product_type))
+        .otherwise(pl.col("amazon_value")),
+        tag=pl.col("tag").str.strip_chars(),
+    )
+
+
+def parse_tags(offered: pl.DataFrame, site_codes: pl.Series) -> pl.DataFrame:
+    """Split each Tag into value (scaled by 10⁴), calculation id and site; say why when it is invalid."""
+    parts = pl.col("tag").str.extract_groups(TAG_PATTERN)
+    blank = pl.col("tag").is_null() | (pl.col("tag") == "") | (pl.col("tag") == "0")
+    parsed = offered.with_columns(parts=parts).with_columns(
+        value=(pl.col("parts").struct.field("1").cast(pl.Decimal(18, 4)) * SCALE).cast(pl.Int64),
+        calculation=pl.col("parts").struct.field("2").cast(pl.Int64, strict=False),
+        site=pl.col("parts").struct.field("3"),
+    )
+    percent = pl.col("calculation").is_in([2, 6])
+    reason = (
+        pl.when(blank).then(None)
+        .when(pl.col("parts").struct.field("1").is_null()).then(pl.lit("Tag is not Value:Calculation_ID[:Site] with a non-negative Value"))
+        .when(~pl.col("calculation").is_in(KNOWN_CALCULATIONS)).then(pl.format("unknown Calculation_ID {} (known: 0, 1, 2, 3, 6)", pl.col("calculation")))
+        .when(percent & (pl.col("value") > 100 * SCALE)).then(pl.lit("a percentage Value must be at most 100"))
+        .when(pl.col("site").is_not_null() & ~pl.col("site").is_in(site_codes.implode())).then(pl.format("unknown site code {}", pl.col("site")))
+    )
+    return parsed.with_columns(tag_error=reason).with_columns(
+        calculation=pl.when(blank | pl.col("tag_error").is_not_null()).then(0).otherwise(pl.col("calculation")),
+        site=pl.when(pl.col("tag_error").is_null()).then(pl.col("site")),
+    ).drop("parts")
+
+
+def stock_by_item(inventory: pl.DataFrame, holds: pl.DataFrame, sites: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Available units per item over all sites and per (item, site code): on-hand minus holds, floored at 0."""
+    on_hand = inventory.group_by("item_id", "site_id").agg(on_hand=pl.col("on_hand").sum())
+    held = holds.group_by("item_id", "site_id").agg(held=pl.col("qty").sum())
+    per_site = (
+        on_hand.join(held, on=["item_id", "site_id"], how="full", coalesce=True)
+        .with_columns(pl.col("on_hand", "held").fill_null(0))
+        .join(sites.select("site_id", site="code"), on="site_id", how="left")
+    )
+    total = per_site.group_by("item_id").agg(all_sites=(pl.col("on_hand").sum() - pl.col("held").sum()).clip(lower_bound=0))
+    by_site = per_site.select("item_id", "site", site_available=(pl.col("on_hand") - pl.col("held")).clip(lower_bound=0))
+    return total, by_site
+
+
+def apply_reserve(base: pl.Expr, calculation: pl.Expr, value: pl.Expr) -> pl.Expr:
+    """None (0): available; Fixed (1): at most Value; Adjusted Negative Percentage (2): keep back Value %;
+    Adjusted Negative Fixed (3): keep back Value units; Percent (6): list Value % — rounded down."""
+    hundred = 100 * SCALE
+    return (
+        pl.when(calculation == 1).then(pl.min_horizontal(base, value // SCALE))
+        .when(calculation == 2).then(base * (hundred - value) // hundred)
+        .when(calculation == 3).then((base * SCALE - value) // SCALE)
+        .when(calculation == 6).then(base * value // hundred)
+        .otherwise(base)
+    )
+
+
+def compute_quantities(
+    items: pl.DataFrame,
+    attributes: pl.DataFrame,
+    inventory: pl.DataFrame,
+    holds: pl.DataFrame,
+    sites: pl.DataFrame,
+    backorder_quantity: int = BACKORDER_QUANTITY,
+    default_product_type: str = DEFAULT_PRODUCT_TYPE,
+) -> Quantities:
+    """The quantity Amazon may sell of every offered SKU, and the bad input found on the way."""
+    offered = parse_tags(offered_items(items, attributes, default_product_type), sites["code"])
+    total, by_site = stock_by_item(inventory, holds, sites)
+    joined = (
+        offered.join(total, on="item_id", how="left")
+        .join(by_site, on=["item_id", "site"], how="left")
+        .with_columns(pl.col("all_sites", "site_available").fill_null(0))
+    )
+    base = pl.when(pl.col("site").is_not_null()).then(pl.col("site_available")).otherwise(pl.col("all_sites"))
+    quantity = (
+        pl.when(pl.col("backorderable")).then(pl.lit(backorder_quantity, pl.Int64))
+        .otherwise(apply_reserve(base, pl.col("calculation"), pl.col("value")))
+        .clip(0, MAX_QUANTITY)
+    )
+    sku_error = (
+        pl.when(pl.col("sku").is_null() | (pl.col("sku").str.strip_chars() == "")).then(pl.lit("empty SKU"))
+        .when(pl.col("sku").str.len_chars() > MAX_SKU_LENGTH).then(pl.lit(f"SKU longer than {MAX_SKU_LENGTH} characters: Amazon refuses it"))
+    )
+    result = joined.with_columns(quantity=quantity.cast(pl.Int64), sku_error=sku_error)
+    quantities = result.filter(pl.col("sku_error").is_null()).select("sku", "product_type", "quantity", "included")
+    return Quantities(quantities, _quarantine(result, inventory, holds, items, sites))
+
+
+def _quarantine(result: pl.DataFrame, inventory: pl.DataFrame, holds: pl.DataFrame, items: pl.DataFrame, sites: pl.DataFrame) -> pl.DataFrame:
+    """What a person must fix in the OM; the SKUs concerned still go out as safely as DESIGN.md says."""
+    codes = items.select("item_id", "item_code")
+    tags = result.filter(pl.col("included") & pl.col("tag_error").is_not_null()).select(
+        key=pl.col("sku"), raw_value=pl.col("tag"), reason=pl.format("{}; sent the unadjusted available quantity", pl.col("tag_error")))
+    skus = result.filter(pl.col("sku_error").is_not_null()).select(
+        key=pl.col("sku").fill_null(""), raw_value=pl.col("sku"), reason=pl.col("sku_error"))
+    negative = inventory.filter(pl.col("on_hand") < 0).join(codes, on="item_id", how="left").join(sites.select("site_id", "code"), on="site_id", how="left").select(
+        key=pl.format("{}@{}", pl.col("item_code").fill_null(pl.col("item_id").cast(pl.String)), pl.col("code").fill_null(pl.col("site_id").cast(pl.String))),
+        raw_value=pl.col("on_hand").cast(pl.String),
+        reason=pl.lit("negative on-hand: counted as it is (lower stock, never an oversell); correct the count"))
+    orphan_holds = holds.join(codes, on="item_id", how="anti").select(
+        key=pl.format("hold {}", pl.col("hold_id")), raw_value=pl.format("item_id={} qty={}", pl.col("item_id"), pl.col("qty")),
+        reason=pl.lit("hold for an item that does not exist: ignored"))
+    unknown_site_holds = holds.join(sites, on="site_id", how="anti").select(
+        key=pl.format("hold {}", pl.col("hold_id")), raw_value=pl.format("site_id={} qty={}", pl.col("site_id"), pl.col("qty")),
+        reason=pl.lit("hold at a site that does not exist: counted against all sites"))
+    return pl.concat([tags, skus, negative, orphan_holds, unknown_site_holds]).cast(QUARANTINE_SCHEMA).unique(maintain_order=True)
