@@ -234,12 +234,16 @@ class AmazonConnector:
                                 last.request_id)
 
     def _adjust_rate(self, operation: str, result: Any) -> None:
-        rate = getattr(result, "rate_limit", None)
         try:
-            if rate:
-                self._buckets[operation].set_rate(float(rate))
+            rate = float(getattr(result, "rate_limit", None) or 0)
         except (TypeError, ValueError):
-            pass
+            return
+        if rate <= 0:
+            return
+        self._buckets[operation].set_rate(rate)
+        if operation == "createFeed":
+            # Amazon states no rate for the per-feed-type plan; keep it in proportion to createFeed's.
+            self._feed_bucket.set_rate(JSON_LISTINGS_FEED_PLAN[0] * rate / USAGE_PLANS["createFeed"][0])
 
     def _transfer(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """A presigned document URL (S3, not SP-API): retried like any call, failing loudly."""
@@ -263,9 +267,10 @@ class AmazonConnector:
 
     def submit_listings_feed(self, messages: pl.Series) -> list[SubmittedFeed]:
         """Send JSON listings-feed messages (JSON objects without messageId) in feeds of ≤ 25,000,
-        numbering them 1…n within each feed; paced to Amazon's five submissions per five minutes."""
-        submitted = []
+        numbering them 1…n within each feed. Every document is uploaded first, then the feeds are
+        created at Amazon's pace (five per five minutes), so a large run never holds data back."""
         header = json.dumps({"sellerId": self.settings.seller_id, "version": "2.0", "issueLocale": "en_US"})
+        uploaded = []
         for first in range(0, len(messages), MAX_FEED_MESSAGES):
             chunk = messages.slice(first, MAX_FEED_MESSAGES)
             numbered = pl.select(
@@ -274,14 +279,16 @@ class AmazonConnector:
             document = f'{{"header":{header},"messages":[{numbered.str.join(",").item()}]}}'.encode("utf-8")
             created = self._invoke("createFeedDocument", lambda: self._client("feeds").create_feed_document(None, FEED_CONTENT_TYPE))
             self._transfer("PUT", created.payload["url"], content=document, headers={"Content-Type": FEED_CONTENT_TYPE})
+            uploaded.append((created.payload["feedDocumentId"], first, len(chunk)))
+        submitted = []
+        for document_id, first, count in uploaded:
             wait = self._feed_bucket.reserve(time.monotonic())
             if wait > 0:
                 log.info("JSON_LISTINGS_FEED: waiting %.0f s for Amazon's five-feeds-per-five-minutes plan", wait)
                 self._sleep(wait)
-            document_id = created.payload["feedDocumentId"]
             feed = self._invoke("createFeed", lambda: self._client("feeds").create_feed(
                 "JSON_LISTINGS_FEED", document_id, marketplaceIds=[self.settings.marketplace_id]))
-            submitted.append(SubmittedFeed(feed.payload["feedId"], document_id, first, len(chunk)))
+            submitted.append(SubmittedFeed(feed.payload["feedId"], document_id, first, count))
         return submitted
 
     def wait_for_feed(self, feed_id: str, timeout: float = 3600.0, poll: float = 1.0) -> FeedResult:

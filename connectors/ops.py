@@ -99,3 +99,45 @@ def pending_feeds(con: duckdb.DuckDBPyConnection, attribute: Attribute) -> list[
 def skus_of_feed(con: duckdb.DuckDBPyConnection, attribute: Attribute, feed_id: str) -> pl.DataFrame:
     return con.execute(f"SELECT sku, {attribute}_message_id AS message_id FROM ops.listing_state WHERE {attribute}_feed_id = ?", [feed_id]).pl()
 
+
+
+def record_held_prices(con: duckdb.DuckDBPyConnection, held: pl.DataFrame) -> None:
+    """Price changes held for approval (sku, price, previous, change_percent); a new price restarts the wait."""
+    con.register("held_rows", held)
+    try:
+        con.execute(
+            """
+            INSERT INTO ops.price_guard (sku, price, previous, change_percent, status, held_at)
+            SELECT sku, price, previous, change_percent, 'HELD', now() FROM held_rows
+            ON CONFLICT (sku) DO UPDATE SET
+                status = CASE WHEN ops.price_guard.price = excluded.price AND ops.price_guard.status <> 'RELEASED'
+                              THEN ops.price_guard.status ELSE 'HELD' END,
+                held_at = CASE WHEN ops.price_guard.price = excluded.price AND ops.price_guard.status <> 'RELEASED'
+                               THEN ops.price_guard.held_at ELSE now() END,
+                approved_at = CASE WHEN ops.price_guard.price = excluded.price AND ops.price_guard.status <> 'RELEASED'
+                                   THEN ops.price_guard.approved_at END,
+                price = excluded.price, previous = excluded.previous, change_percent = excluded.change_percent, released_at = NULL
+            """
+        )
+    finally:
+        con.unregister("held_rows")
+
+
+def approved_prices(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return con.execute("SELECT sku, price FROM ops.price_guard WHERE status = 'APPROVED'").pl()
+
+
+def approve_prices(con: duckdb.DuckDBPyConnection, skus: list[str]) -> pl.DataFrame:
+    """A person releases held prices; the next prices run sends them. Returns what was approved."""
+    approved = con.execute(
+        "UPDATE ops.price_guard SET status = 'APPROVED', approved_at = now() WHERE status = 'HELD' AND sku IN (SELECT unnest(?)) "
+        "RETURNING sku, price, previous, change_percent", [skus]).pl()
+    return approved.sort("sku")
+
+
+def release_prices(con: duckdb.DuckDBPyConnection, skus: pl.Series) -> None:
+    """Approved prices that have now been sent (a handful: pass only those)."""
+    if skus.is_empty():
+        return
+    con.execute("UPDATE ops.price_guard SET status = 'RELEASED', released_at = now() WHERE status = 'APPROVED' AND sku IN (SELECT unnest(?))",
+                [skus.to_list()])

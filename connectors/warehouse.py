@@ -98,6 +98,19 @@ class Warehouse:
                 con.close()
             self._publish()
 
+    @contextmanager
+    def read_latest(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The working file as flows last committed it, under the lock, for a flow that must read
+        the newest state (people read the snapshot); nothing is published afterwards."""
+        with self._locked():
+            con = duckdb.connect(str(self.work_path))
+            try:
+                con.execute("SET TimeZone = 'UTC'")
+                _migrate(con)
+                yield con
+            finally:
+                con.close()
+
     def _publish(self) -> None:
         """Copy the closed working file next to the snapshot, then rename it into place atomically."""
         staging = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")

@@ -119,4 +119,19 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         );
         """,
     ),
+    (
+        2,
+        """
+        CREATE TABLE ops.price_guard (
+            sku VARCHAR PRIMARY KEY,
+            price DECIMAL(18,4) NOT NULL,
+            previous DECIMAL(18,4),
+            change_percent DOUBLE,
+            status VARCHAR NOT NULL,
+            held_at TIMESTAMPTZ NOT NULL,
+            approved_at TIMESTAMPTZ,
+            released_at TIMESTAMPTZ
+        );
+        """,
+    ),
 )

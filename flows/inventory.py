@@ -8,14 +8,15 @@ import polars as pl
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from connectors import ops
 from connectors.amazon import AmazonConnector
 from connectors.om import OmDatabase
 from connectors.warehouse import Warehouse
 from flows.listing_sync import collect_verdicts, patch_urgently, resolve_pending, send_feeds
 from flows.runs import recorded_run
+from flows.warehouse_tasks import land, read_listing_state, record_problems
 from omsync.settings import Settings
 from transforms.availability import BACKORDER_QUANTITY, compute_quantities
+from transforms.feed_reports import VERDICT_SCHEMA
 from transforms.listing_changes import quantity_messages, quantity_patches, select_quantity_changes, urgent_zeros
 
 
@@ -45,26 +46,6 @@ def extract_stock(om: OmDatabase) -> Stock:
         )
 
 
-@task(cache_policy=NO_CACHE)
-def land(warehouse: Warehouse, frames: dict[str, pl.DataFrame], batch: str) -> None:
-    """Keep the raw extract beside the warehouse (Parquet), queryable as landing.<name>."""
-    with warehouse.write() as con:
-        for name, frame in frames.items():
-            warehouse.land(con, name, frame, batch)
-
-
-@task(cache_policy=NO_CACHE)
-def read_state(warehouse: Warehouse) -> pl.DataFrame:
-    with warehouse.write() as con:
-        return ops.read_listing_state(con)
-
-
-@task(cache_policy=NO_CACHE)
-def record_problems(warehouse: Warehouse, flow_name: str, quarantine: pl.DataFrame) -> None:
-    with warehouse.write() as con:
-        ops.record_quarantine(con, flow_name, quarantine)
-
-
 @flow(name="inventory")
 def inventory(full: bool = False, urgent_zero_cap: int = 100, backorder_quantity: int = BACKORDER_QUANTITY,
               default_product_type: str = "PRODUCT", feed_wait_seconds: float = 1800.0) -> dict[str, int]:
@@ -74,25 +55,23 @@ def inventory(full: bool = False, urgent_zero_cap: int = 100, backorder_quantity
     with recorded_run("inventory", warehouse) as run, AmazonConnector(settings) as amazon:
         earlier = resolve_pending(amazon, warehouse, "quantity", feed_wait_seconds)
         stock = extract_stock(om)
-        land(warehouse, stock.frames(), run.run_id)
+        landed = land.submit(warehouse, stock.frames(), run.run_id)  # Parquet writing overlaps the computation
         computed = compute_quantities(stock.items, stock.attributes, stock.inventory, stock.holds, stock.sites,
                                       backorder_quantity, default_product_type)
         record_problems(warehouse, "inventory", computed.quarantine)
-        state = read_state(warehouse)
+        state = read_listing_state(warehouse)
         changes = select_quantity_changes(computed.quantities, state, full).with_columns(value=pl.col("quantity"))
         zeros = urgent_zeros(changes, state, urgent_zero_cap).with_columns(value=pl.col("quantity"))
-        urgent = patch_urgently(amazon, warehouse, "quantity", zeros, quantity_patches)
+        urgent = patch_urgently(amazon, warehouse, "quantity", zeros, quantity_patches) if zeros.height else pl.DataFrame(schema=VERDICT_SCHEMA)
         feed_ids = send_feeds(amazon, warehouse, "quantity", changes, quantity_messages(changes)) if changes.height else []
-        verdicts = pl.concat([earlier, collect_verdicts(amazon, warehouse, "quantity", feed_ids, feed_wait_seconds)])
+        verdicts = pl.concat([earlier, collect_verdicts(amazon, warehouse, "quantity", feed_ids, feed_wait_seconds)]) if feed_ids else earlier
+        landed.result()
 
         run.count_in, run.count_out = computed.quantities.height, changes.height
-        counts = verdicts.group_by("verdict").len()
         run.counts = {"SKUs offered": int(computed.quantities["included"].sum()), "messages sent": changes.height,
-                      "leaving Amazon": int(changes["leaving"].sum()), "zeros patched at once": zeros.height, "feeds": len(feed_ids),
-                      **{f"verdict {v}": n for v, n in counts.iter_rows()}}
+                      "leaving Amazon": int(changes["leaving"].sum()), "zeros patched at once": zeros.height, "feeds": len(feed_ids)}
         run.add_problems("bad OM data", computed.quarantine)
-        run.add_problems("refused by Amazon", verdicts.filter(pl.col("verdict") != "ACCEPTED").with_columns(raw_value=pl.col("verdict")),
-                         key="sku", reason="issues")
+        run.add_verdicts("refused by Amazon", verdicts)
         run.add_problems("urgent patch", urgent.filter(pl.col("verdict") != "ACCEPTED").with_columns(raw_value=pl.col("verdict")),
                          key="sku", reason="issues")
         return run.counts

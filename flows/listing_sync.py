@@ -17,7 +17,7 @@ from transforms.feed_reports import VERDICT_SCHEMA, feed_verdicts
 @task(cache_policy=NO_CACHE)
 def resolve_pending(amazon: AmazonConnector, warehouse: Warehouse, attribute: ops.Attribute, wait_seconds: float) -> pl.DataFrame:
     """Verdicts of feeds that an earlier run submitted but stopped before hearing back from."""
-    with warehouse.write() as con:
+    with warehouse.read_latest() as con:
         feed_ids = ops.pending_feeds(con, attribute)
     return _collect(amazon, warehouse, attribute, feed_ids, wait_seconds)
 
@@ -47,11 +47,13 @@ def send_feeds(amazon: AmazonConnector, warehouse: Warehouse, attribute: ops.Att
                messages: pl.Series) -> list[str]:
     """Submit the messages (one per row of changes: sku, product_type, value) and record them PENDING."""
     feeds = amazon.submit_listings_feed(messages)
+    sent = pl.concat([
+        changes.slice(feed.first_message, feed.messages).select(
+            "sku", "product_type", "value", feed_id=pl.lit(feed.feed_id), message_id=pl.int_range(1, feed.messages + 1, dtype=pl.Int64))
+        for feed in feeds
+    ])
     with warehouse.write() as con:
-        for feed in feeds:
-            sent = changes.slice(feed.first_message, feed.messages).with_columns(
-                feed_id=pl.lit(feed.feed_id), message_id=pl.int_range(1, feed.messages + 1, dtype=pl.Int64))
-            ops.record_sent(con, attribute, sent.select("sku", "product_type", "value", "feed_id", "message_id"))
+        ops.record_sent(con, attribute, sent)
     return [f.feed_id for f in feeds]
 
 
@@ -61,21 +63,22 @@ def collect_verdicts(amazon: AmazonConnector, warehouse: Warehouse, attribute: o
 
 
 def _collect(amazon: AmazonConnector, warehouse: Warehouse, attribute: ops.Attribute, feed_ids: list[str], wait_seconds: float) -> pl.DataFrame:
-    """Wait for each feed and record its verdicts; a feed still queued stays PENDING for the next run."""
+    """Wait for each feed, then record every verdict in one write; a feed still queued stays PENDING for the next run."""
     log = get_run_logger()
-    found = [pl.DataFrame(schema=VERDICT_SCHEMA)]
+    results = []
     progress = create_progress_artifact(0.0, description=f"{attribute} feeds processed by Amazon") if feed_ids else None
     for done, feed_id in enumerate(feed_ids, start=1):
         try:
-            result = amazon.wait_for_feed(feed_id, timeout=wait_seconds)
+            results.append(amazon.wait_for_feed(feed_id, timeout=wait_seconds))
         except AmazonUnavailable as exc:
             log.warning("feed %s: no verdict yet (%s); the next run collects it", feed_id, exc.code)
-            continue
-        with warehouse.write() as con:
-            sent = ops.skus_of_feed(con, attribute, feed_id)
-            verdicts = feed_verdicts(sent, result.status, result.report)
-            ops.record_verdicts(con, attribute, feed_id, verdicts)
-        found.append(verdicts)
         if progress:
             update_progress_artifact(progress, 100.0 * done / len(feed_ids))
+    found = [pl.DataFrame(schema=VERDICT_SCHEMA)]
+    if results:
+        with warehouse.write() as con:
+            for result in results:
+                verdicts = feed_verdicts(ops.skus_of_feed(con, attribute, result.feed_id), result.status, result.report)
+                ops.record_verdicts(con, attribute, result.feed_id, verdicts)
+                found.append(verdicts)
     return pl.concat(found)

@@ -1,5 +1,6 @@
 """The flows `omsync run` and the deployments know, by name."""
 
 from flows.inventory import inventory
+from flows.prices import prices
 
-FLOWS = {"inventory": inventory}
+FLOWS = {"prices": prices, "inventory": inventory}

@@ -32,6 +32,13 @@ class RunReport:
         if frame.height:
             self.problems.append(frame.select(kind=pl.lit(kind), key=pl.col(key), value=pl.col(value), reason=pl.col(reason)).cast(PROBLEM_SCHEMA))
 
+    def add_verdicts(self, kind: str, verdicts: pl.DataFrame) -> None:
+        """Amazon's verdicts (sku, verdict, issues): a count per verdict, and the refusals as problems."""
+        for verdict, count in verdicts.group_by("verdict").len().sort("verdict").iter_rows():
+            self.counts[f"verdict {verdict}"] = self.counts.get(f"verdict {verdict}", 0) + count
+        refused = verdicts.filter(pl.col("verdict") != "ACCEPTED").with_columns(raw_value=pl.col("verdict"))
+        self.add_problems(kind, refused, key="sku", reason="issues")
+
     def problem_table(self) -> pl.DataFrame:
         return pl.concat(self.problems) if self.problems else pl.DataFrame(schema=PROBLEM_SCHEMA)
 

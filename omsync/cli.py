@@ -26,6 +26,8 @@ app = typer.Typer(
 )
 om_app = typer.Typer(help="Create and fill the OM database (OMSYNC_OM_URL).", no_args_is_help=True)
 app.add_typer(om_app, name="om")
+prices_app = typer.Typer(help="Guarded price changes.", no_args_is_help=True)
+app.add_typer(prices_app, name="prices")
 console = Console()
 Items = Annotated[int, typer.Option(min=1, help="Number of items.")]
 Sites = Annotated[int, typer.Option(min=1, max=99, help="Number of sites (warehouses).")]
@@ -146,7 +148,7 @@ def demo(
 
 @app.command("run")
 def run_flow(
-    name: str = typer.Argument(..., help="The flow: inventory."),
+    name: str = typer.Argument(..., help="The flow: prices or inventory."),
     full: bool = typer.Option(False, "--full", help="Send everything, not only what changed."),
 ) -> None:
     """Run one flow now, as a Prefect flow run (it shows in the Prefect UI)."""
@@ -162,6 +164,25 @@ def run_flow(
     for what, count in counts.items():
         table.add_row(what, f"{count:,}")
     console.print(table)
+
+
+@prices_app.command("approve")
+def prices_approve(skus: list[str] = typer.Argument(..., help="SKUs whose held price change is right.")) -> None:
+    """Release held price changes (a fall over 50 % or a rise over 200 %); the next prices run sends them."""
+    from connectors import ops
+    from connectors.warehouse import Warehouse
+
+    with Warehouse(_settings().warehouse).write() as con:
+        approved = ops.approve_prices(con, skus)
+    if approved.height:
+        table = Table("sku", "previous", "new price", "change %", title="Approved; sent by the next prices run")
+        for row in approved.iter_rows(named=True):
+            table.add_row(row["sku"], str(row["previous"]), str(row["price"]), f"{row['change_percent']:+.1f}")
+        console.print(table)
+    missing = sorted(set(skus) - set(approved["sku"]))
+    if missing:
+        Console(stderr=True).print(f"not held, nothing to approve: {', '.join(missing)}", highlight=False)
+        raise typer.Exit(1)
 
 
 @app.command("sandbox")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.clock import SimClock, iso
-from sandbox.feeds import apply_listings_feed, fatal_outcome, parse_listings_feed
+from sandbox.feeds import FeedOutcome, ParsedFeed, apply_listings_feed, fatal_outcome, parse_listings_feed
 from sandbox.listings import Listing
 from sandbox.marketplaces import marketplace
 from sandbox.orders import Buyer, OrderLine, SimOrder, cents, make_buyer, order_id_for
@@ -53,6 +53,7 @@ class Feed:
     ended: datetime | None = None
     result_document_id: str | None = None
     fatal: bool = False
+    processing: bool = False
 
     def as_json(self) -> dict[str, Any]:
         shown: dict[str, Any] = {"feedId": self.feed_id, "feedType": self.feed_type, "marketplaceIds": self.marketplace_ids,
@@ -209,12 +210,18 @@ class Marketplace:
         self.tick()
 
     def tick(self) -> None:
-        """Do whatever simulated time has made due: buyers' orders, order steps, feeds, settlements."""
+        """Do whatever simulated time has made due: buyers' orders, order steps, feeds, settlements.
+        Feed documents are checked against the schema outside the lock, so calls are not held up."""
         with self.lock:
             elapsed = self.clock.elapsed()
             self._place_autonomous_orders(elapsed)
             self._step_orders(elapsed)
-            self._step_feeds(elapsed)
+            due = self._feeds_due(elapsed)
+        for feed in due:
+            outcome = self._parse_feed(feed)
+            with self.lock:
+                self._finish_feed(feed, outcome)
+        with self.lock:
             while elapsed >= self.state.next_settlement_at:
                 self.issue_settlement()
                 self.state.next_settlement_at += self.state.settlement_days * 86400
@@ -256,36 +263,50 @@ class Marketplace:
             self.state.feeds[feed.feed_id] = feed
             return feed
 
-    def _step_feeds(self, elapsed: float) -> None:
+    def _feeds_due(self, elapsed: float) -> list[Feed]:
+        """Feeds whose processing ends by `elapsed`: one at a time, in the order they were created, so a
+        later feed never lands before an earlier one."""
+        due, free_at = [], 0.0
         for feed in self.state.feeds.values():
-            if feed.status == "IN_QUEUE" and elapsed >= feed.start_at:
-                feed.status, feed.started = "IN_PROGRESS", self.now()
+            if feed.status in ("DONE", "FATAL", "CANCELLED"):
+                free_at = max(free_at, feed.done_at)
+                continue
+            if feed.status == "IN_QUEUE":
+                begin = max(feed.start_at, free_at)
+                if elapsed < begin:
+                    break
                 document = self.state.documents.get(feed.document_id)
                 size = len(document.content or b"") if document else 0
-                feed.done_at = feed.start_at + 30 + size / 20_000  # about a minute for 25,000 messages
-            if feed.status == "IN_PROGRESS" and elapsed >= feed.done_at:
-                self._process_feed(feed)
+                feed.status, feed.started = "IN_PROGRESS", self.now()
+                feed.done_at = begin + 30 + size / 20_000  # about a minute for 25,000 messages
+            if elapsed < feed.done_at or feed.processing:
+                break
+            feed.processing = True
+            due.append(feed)
+            free_at = feed.done_at
+        return due
 
-    def _process_feed(self, feed: Feed) -> None:
+    def _parse_feed(self, feed: Feed) -> FeedOutcome | ParsedFeed:
+        """The schema check of a due feed (no shared state is touched)."""
         document = self.state.documents.get(feed.document_id)
         content = document.content if document else None
         if feed.fatal:
-            outcome = fatal_outcome(feed.feed_id, self.seller_id, "An internal error stopped the processing of this feed.")
-        elif content is None:
-            outcome = fatal_outcome(feed.feed_id, self.seller_id, "The feed document was never uploaded.")
-        elif feed.feed_type != "JSON_LISTINGS_FEED":
-            outcome = fatal_outcome(feed.feed_id, self.seller_id, f"{feed.feed_type} is not supported: listings feeds must be JSON_LISTINGS_FEED.")
-        else:
-            parsed = parse_listings_feed(content, self.seller_id)
-            if isinstance(parsed, str):
-                outcome = fatal_outcome(feed.feed_id, self.seller_id, parsed)
-            else:
-                outcome = apply_listings_feed(parsed, feed.feed_id, self.seller_id, self.info.marketplace_id,
-                                              self.info.currency, self.state.listings, self.new_listing, self.now())
-        result = Document(self.new_id("feed-doc"), "application/json; charset=UTF-8",
-                          json.dumps(outcome.report).encode("utf-8"))
+            return fatal_outcome(feed.feed_id, self.seller_id, "An internal error stopped the processing of this feed.")
+        if content is None:
+            return fatal_outcome(feed.feed_id, self.seller_id, "The feed document was never uploaded.")
+        if feed.feed_type != "JSON_LISTINGS_FEED":
+            return fatal_outcome(feed.feed_id, self.seller_id, f"{feed.feed_type} is not supported: listings feeds must be JSON_LISTINGS_FEED.")
+        parsed = parse_listings_feed(content, self.seller_id)
+        return fatal_outcome(feed.feed_id, self.seller_id, parsed) if isinstance(parsed, str) else parsed
+
+    def _finish_feed(self, feed: Feed, checked: FeedOutcome | ParsedFeed) -> None:
+        """Apply the good messages and publish the processing report."""
+        outcome = checked if isinstance(checked, FeedOutcome) else apply_listings_feed(
+            checked, feed.feed_id, self.seller_id, self.info.marketplace_id, self.info.currency,
+            self.state.listings, self.new_listing, self.now())
+        result = Document(self.new_id("feed-doc"), "application/json; charset=UTF-8", json.dumps(outcome.report).encode("utf-8"))
         self.state.documents[result.document_id] = result
-        feed.status, feed.ended, feed.result_document_id = outcome.status, self.now(), result.document_id
+        feed.status, feed.ended, feed.result_document_id, feed.processing = outcome.status, self.now(), result.document_id, False
 
     def cancel_feed(self, feed: Feed) -> bool:
         with self.lock:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from transforms.amazon_items import DEFAULT_PRODUCT_TYPE, offered_items
+
 MAX_QUANTITY = 99_999
 BACKORDER_QUANTITY = 1000
-DEFAULT_PRODUCT_TYPE = "PRODUCT"
 SCALE = 10_000  # Tag values are exact to four decimals: integer arithmetic, no float rounding
 MAX_SKU_LENGTH = 40  # Amazon refuses longer seller SKUs
 TAG_PATTERN = r"^\s*(\d+(?:\.\d{1,4})?)\s*:\s*(\d+)\s*(?::\s*([^:\s]+)\s*)?$"
@@ -23,21 +24,6 @@ class Quantities:
 
 
 QUARANTINE_SCHEMA = {"key": pl.String, "raw_value": pl.String, "reason": pl.String}
-
-
-def offered_items(items: pl.DataFrame, attributes: pl.DataFrame, default_product_type: str = DEFAULT_PRODUCT_TYPE) -> pl.DataFrame:
-    """Every item with its AmazonItem decision: included (active, attribute present, not `No`) and its product type."""
-    amazon = attributes.filter(pl.col("name") == "AmazonItem").select("item_id", amazon_value=pl.col("value").str.strip_chars(), tag="tag")
-    return items.join(amazon, on="item_id", how="left").select(
-        "item_id",
-        sku=pl.col("item_code"),
-        backorderable=pl.col("backorderable").fill_null(False),
-        included=pl.col("active").fill_null(False) & pl.col("amazon_value").is_not_null() & (pl.col("amazon_value").str.to_lowercase() != "no"),
-        product_type=pl.when(pl.col("amazon_value").is_null() | pl.col("amazon_value").str.to_lowercase().is_in(["yes", "no", ""]))
-        .then(pl.lit(default_product_type))
-        .otherwise(pl.col("amazon_value")),
-        tag=pl.col("tag").str.strip_chars(),
-    )
 
 
 def parse_tags(offered: pl.DataFrame, site_codes: pl.Series) -> pl.DataFrame:
@@ -63,17 +49,21 @@ def parse_tags(offered: pl.DataFrame, site_codes: pl.Series) -> pl.DataFrame:
     ).drop("parts")
 
 
-def stock_by_item(inventory: pl.DataFrame, holds: pl.DataFrame, sites: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Available units per item over all sites and per (item, site code): on-hand minus holds, floored at 0."""
-    on_hand = inventory.group_by("item_id", "site_id").agg(on_hand=pl.col("on_hand").sum())
-    held = holds.group_by("item_id", "site_id").agg(held=pl.col("qty").sum())
-    per_site = (
-        on_hand.join(held, on=["item_id", "site_id"], how="full", coalesce=True)
-        .with_columns(pl.col("on_hand", "held").fill_null(0))
-        .join(sites.select("site_id", site="code"), on="site_id", how="left")
+def stock_by_item(inventory: pl.LazyFrame, holds: pl.LazyFrame, sites: pl.LazyFrame, scoped: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Available units per item over all sites, and per (item, site code) for the items in `scoped`
+    (those with a site-scoped Tag): on-hand minus holds, floored at 0. Inventory is one row per item
+    and site (the OM's key); holds may be many."""
+    on_hand = inventory.group_by("item_id").agg(on_hand=pl.col("on_hand").sum())
+    held = holds.group_by("item_id").agg(held=pl.col("qty").sum())
+    total = on_hand.join(held, on="item_id", how="full", coalesce=True).select(
+        "item_id", all_sites=(pl.col("on_hand").fill_null(0) - pl.col("held").fill_null(0)).clip(lower_bound=0))
+    wanted = scoped.join(sites.select("site_id", site="code"), on="site")
+    site_on_hand = inventory.join(wanted, on=["item_id", "site_id"], how="semi").select("item_id", "site_id", "on_hand")
+    site_held = holds.join(wanted, on=["item_id", "site_id"], how="semi").group_by("item_id", "site_id").agg(held=pl.col("qty").sum())
+    by_site = (
+        wanted.join(site_on_hand, on=["item_id", "site_id"], how="left").join(site_held, on=["item_id", "site_id"], how="left")
+        .select("item_id", "site", site_available=(pl.col("on_hand").fill_null(0) - pl.col("held").fill_null(0)).clip(lower_bound=0))
     )
-    total = per_site.group_by("item_id").agg(all_sites=(pl.col("on_hand").sum() - pl.col("held").sum()).clip(lower_bound=0))
-    by_site = per_site.select("item_id", "site", site_available=(pl.col("on_hand") - pl.col("held")).clip(lower_bound=0))
     return total, by_site
 
 
@@ -100,8 +90,9 @@ def compute_quantities(
     default_product_type: str = DEFAULT_PRODUCT_TYPE,
 ) -> Quantities:
     """The quantity Amazon may sell of every offered SKU, and the bad input found on the way."""
-    offered = parse_tags(offered_items(items, attributes, default_product_type), sites["code"])
-    total, by_site = stock_by_item(inventory, holds, sites)
+    offered = parse_tags(offered_items(items, attributes, default_product_type), sites["code"]).lazy()
+    scoped = offered.filter(pl.col("site").is_not_null()).select("item_id", "site")
+    total, by_site = stock_by_item(inventory.lazy(), holds.lazy(), sites.lazy(), scoped)
     joined = (
         offered.join(total, on="item_id", how="left")
         .join(by_site, on=["item_id", "site"], how="left")
@@ -117,7 +108,7 @@ def compute_quantities(
         pl.when(pl.col("sku").is_null() | (pl.col("sku").str.strip_chars() == "")).then(pl.lit("empty SKU"))
         .when(pl.col("sku").str.len_chars() > MAX_SKU_LENGTH).then(pl.lit(f"SKU longer than {MAX_SKU_LENGTH} characters: Amazon refuses it"))
     )
-    result = joined.with_columns(quantity=quantity.cast(pl.Int64), sku_error=sku_error)
+    result = joined.with_columns(quantity=quantity.cast(pl.Int64), sku_error=sku_error).collect()
     quantities = result.filter(pl.col("sku_error").is_null()).select("sku", "product_type", "quantity", "included")
     return Quantities(quantities, _quarantine(result, inventory, holds, items, sites))
 

@@ -150,3 +150,12 @@ def test_the_duckdb_cli_can_open_the_published_file(tmp_path):
     shown = subprocess.run([str(cli), "-readonly", "-csv", "-noheader", str(path), "SELECT count(*) FROM recon.settlements"], capture_output=True, text=True)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip() == "0"
+
+
+def test_read_latest_sees_the_working_file_and_publishes_nothing(tmp_path):
+    wh = Warehouse(tmp_path / "warehouse.duckdb")
+    wh.init()
+    published = (tmp_path / "warehouse.duckdb").stat().st_mtime_ns
+    with wh.read_latest() as con:
+        assert con.execute("SELECT count(*) FROM ops.runs").fetchone()[0] == 0
+    assert (tmp_path / "warehouse.duckdb").stat().st_mtime_ns == published

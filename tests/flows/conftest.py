@@ -10,7 +10,7 @@ from connectors.om import OmDatabase
 from connectors.warehouse import Warehouse
 from sandbox import om_demo_data
 from tests.sandbox_server import Sandbox
-from transforms.availability import offered_items
+from transforms.amazon_items import offered_items
 
 
 @dataclass
@@ -58,3 +58,13 @@ def world(om_url, sandbox, tmp_path: Path, monkeypatch, prefect_server) -> FlowW
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     return FlowWorld(om, Warehouse(tmp_path / "warehouse.duckdb"), sandbox, variables)
+
+
+def artifacts_of_latest_run(key: str) -> list:
+    """The artifacts Prefect holds under a key, newest first."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC)

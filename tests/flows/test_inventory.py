@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from flows.inventory import inventory
+from tests.flows.conftest import artifacts_of_latest_run
 from transforms.availability import compute_quantities
 
 FAST = {"feed_wait_seconds": 60.0}
@@ -50,6 +51,10 @@ def test_a_run_sets_every_quantity_and_a_rerun_sends_nothing(world):
         bad_tags = con.execute("SELECT count(*) FROM ops.quarantine WHERE flow = 'inventory' AND reason LIKE '%sent the unadjusted%' AND resolved_at IS NULL").fetchone()[0]
     assert [r[1] for r in runs] == [len(expected), 0] and runs[0][0] == "OK_WITH_PROBLEMS"
     assert bad_tags >= 1
+    summary = artifacts_of_latest_run("inventory-summary")[0]
+    assert summary.type == "markdown" and "| messages sent | 0 |" in summary.data
+    problems = artifacts_of_latest_run("inventory-problems")[0]
+    assert problems.type == "table" and "bad OM data" in str(problems.data)
 
 
 @pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)

@@ -172,3 +172,21 @@ def test_the_model_validator_catches_a_broken_answer():
     errors = operation("searchOrders").response_errors(200, broken)
     assert any("createdTime" in e for e in errors) and any("lastUpdatedTime" in e for e in errors)
     assert operation("confirmShipment").response_errors(418, None)
+
+
+def test_feeds_are_processed_one_at_a_time_in_the_order_they_were_created():
+    m = market()
+    patch = lambda q: json.dumps({"header": {"sellerId": m.seller_id, "version": "2.0"}, "messages": [
+        {"messageId": 1, "sku": "SKU-1", "operationType": "PATCH", "productType": "HOME",
+         "patches": [{"op": "merge", "path": "/attributes/fulfillment_availability", "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": q}]}]}]}).encode()
+    feeds = []
+    for quantity in (5, 6, 7):
+        document = m.new_upload("application/json")
+        document.content = patch(quantity)
+        feeds.append(m.create_feed("JSON_LISTINGS_FEED", document.document_id, ["ATVPDKIKX0DER"]))
+    feeds[0].start_at, feeds[2].start_at = 50.0, 0.0  # the last one is ready first, yet waits its turn
+    m.advance(75)
+    assert [f.status for f in feeds][1:] == ["IN_QUEUE", "IN_QUEUE"]
+    m.advance(3600)
+    assert [f.status for f in feeds] == ["DONE"] * 3
+    assert feeds[0].ended <= feeds[1].ended <= feeds[2].ended and m.state.listings["SKU-1"].quantity() == 7

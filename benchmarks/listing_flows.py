@@ -1,0 +1,90 @@
+"""The inventory and prices flows at 1,000,000 SKUs × 5 sites (PostgreSQL), against a bare COPY TO
+STDOUT of the OM tables each reads. Each run is a real Prefect flow run in its own process (peak
+memory is that process's), reporting to one Prefect API as under `omsync serve`."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import polars as pl
+
+from benchmarks.postgres import postgres_url
+from connectors.om import OmDatabase
+from sandbox import om_demo_data
+from tests.sandbox_server import start_sandbox
+from transforms.amazon_items import offered_items
+
+CHILD = """
+import json, resource, sys, time
+started = time.perf_counter()
+from flows.registry import FLOWS
+imported = time.perf_counter()
+counts = FLOWS[sys.argv[3]](feed_wait_seconds=float(sys.argv[1]), full=sys.argv[2] == "full")
+done = time.perf_counter()
+print(json.dumps({"flow_seconds": done - imported, "import_seconds": imported - started,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "counts": counts}))
+"""
+OM_TABLES = {"inventory": ["item", "item_attribute", "inventory", "inventory_hold", "site"], "prices": ["item", "item_attribute"]}
+
+
+def _copy_floor(url: str, tables: list[str]) -> float:
+    import psycopg
+
+    started = time.perf_counter()
+    with psycopg.connect(url) as conn:
+        for table in tables:
+            with conn.cursor().copy(f"COPY {table} TO STDOUT (FORMAT binary)") as copy:
+                for _ in copy:
+                    pass
+    return time.perf_counter() - started
+
+
+def _run(env: dict, flow: str, wait: float, mode: str = "delta") -> dict:
+    done = subprocess.run([sys.executable, "-c", CHILD, str(wait), mode, flow], env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(flow: str) -> None:
+    items = int(os.environ.get("OMSYNC_BENCH_ITEMS", "1000000"))
+    from prefect.testing.utilities import prefect_test_harness
+    from prefect.settings import PREFECT_API_URL
+
+    with postgres_url() as url, prefect_test_harness(server_startup_timeout=90), tempfile.TemporaryDirectory() as folder:
+        om = OmDatabase(url)
+        om.init_schema()
+        data = om_demo_data.generate(items, 5, 1000, 11)
+        om_demo_data.load(om, data)
+        sandbox = start_sandbox("--time-scale", "100000")
+        try:
+            offered = offered_items(data.items.with_row_index("item_id", 1).with_columns(pl.col("item_id").cast(pl.Int64)),
+                                    data.attributes.join(data.items.with_row_index("item_id", 1).select("item_code", pl.col("item_id").cast(pl.Int64)), on="item_code"))
+            catalog = offered.select(sku="sku", productType="product_type").to_dicts()
+            with httpx.Client(trust_env=False, timeout=600) as client:
+                for start in range(0, len(catalog), 200_000):
+                    client.post(f"{sandbox.url}/_sandbox/listings", json={"listings": catalog[start:start + 200_000]}).raise_for_status()
+            env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "OMSYNC_OM_URL": url,
+                   "OMSYNC_WAREHOUSE": str(Path(folder) / "warehouse.duckdb"), "OMSYNC_AMAZON_ENDPOINT": sandbox.url,
+                   "SP_API_REFRESH_TOKEN": "Atzr|bench", "LWA_APP_ID": "bench", "LWA_CLIENT_SECRET": "bench",
+                   "PYTHONPATH": str(Path(__file__).parents[1])}
+            floor = _copy_floor(url, OM_TABLES[flow])
+            full = _run(env, flow, wait=0)  # submit and return: verdicts are collected by the next run
+            collect = _run(env, flow, wait=600)
+            rerun = _run(env, flow, wait=600)
+        finally:
+            sandbox.stop()
+    sent = full["counts"]["messages sent"]
+    print(f"{flow}: OM of {items:,} items × 5 sites; COPY TO STDOUT of {', '.join(OM_TABLES[flow])} (floor): {floor:.2f} s")
+    print(f"full run, {sent:,} messages in {full['counts']['feeds']} feeds uploaded and submitted: "
+          f"{full['flow_seconds']:.1f} s ({full['flow_seconds'] / floor:.1f}x floor), peak {full['peak_mb']:,.0f} MB")
+    print(f"next run collecting the remaining verdicts ({collect['counts'].get('verdict ACCEPTED', 0):,} accepted), sending "
+          f"{collect['counts']['messages sent']:,}: {collect['flow_seconds']:.1f} s, peak {collect['peak_mb']:,.0f} MB")
+    print(f"rerun with nothing changed, sending {rerun['counts']['messages sent']:,}: {rerun['flow_seconds']:.1f} s "
+          f"({rerun['flow_seconds'] / floor:.1f}x floor), peak {rerun['peak_mb']:,.0f} MB")
+    print(f"(each process also spent ~{rerun['import_seconds']:.1f} s importing Prefect and omsync)")

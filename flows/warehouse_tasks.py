@@ -1,0 +1,30 @@
+"""Warehouse steps every flow shares: land the raw extract, record bad input, read listing state."""
+
+from __future__ import annotations
+
+import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from connectors import ops
+from connectors.warehouse import Warehouse
+
+
+@task(cache_policy=NO_CACHE)
+def land(warehouse: Warehouse, frames: dict[str, pl.DataFrame], batch: str) -> None:
+    """Keep the raw extract beside the warehouse (Parquet), queryable as landing.<name>."""
+    with warehouse.write() as con:
+        for name, frame in frames.items():
+            warehouse.land(con, name, frame, batch)
+
+
+@task(cache_policy=NO_CACHE)
+def record_problems(warehouse: Warehouse, flow_name: str, quarantine: pl.DataFrame) -> None:
+    with warehouse.write() as con:
+        ops.record_quarantine(con, flow_name, quarantine)
+
+
+@task(cache_policy=NO_CACHE)
+def read_listing_state(warehouse: Warehouse) -> pl.DataFrame:
+    with warehouse.read_latest() as con:
+        return ops.read_listing_state(con)
