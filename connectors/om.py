@@ -75,7 +75,9 @@ class OmDatabase:
                     raise ConfigError(f"OMSYNC_OM_URL: no OM database at {self.sqlite_path}; run `omsync om init`")
                 self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
                 load_extension(con, "sqlite_scanner")
-                con.execute(f"ATTACH {sql_literal(str(self.sqlite_path))} AS om (TYPE sqlite{mode})")
+                # Always read-write: after a writer was killed, only a read-write connection may run
+                # SQLite's WAL recovery; a read-only one can miss committed transactions (seen here).
+                con.execute(f"ATTACH {sql_literal(str(self.sqlite_path))} AS om (TYPE sqlite)")
             else:
                 load_extension(con, "postgres_scanner")
                 dsn = self.url.replace("postgres://", "postgresql://", 1)

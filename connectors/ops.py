@@ -141,3 +141,41 @@ def release_prices(con: duckdb.DuckDBPyConnection, skus: pl.Series) -> None:
         return
     con.execute("UPDATE ops.price_guard SET status = 'RELEASED', released_at = now() WHERE status = 'APPROVED' AND sku IN (SELECT unnest(?))",
                 [skus.to_list()])
+
+
+def read_watermark(con: duckdb.DuckDBPyConnection, flow: str, name: str) -> str | None:
+    row = con.execute("SELECT value FROM ops.watermarks WHERE flow = ? AND name = ?", [flow, name]).fetchone()
+    return row[0] if row else None
+
+
+def save_watermark(con: duckdb.DuckDBPyConnection, flow: str, name: str, value: str) -> None:
+    con.execute("INSERT INTO ops.watermarks VALUES (?, ?, ?, now()) ON CONFLICT (flow, name) DO UPDATE SET value = excluded.value, updated_at = now()",
+                [flow, name, value])
+
+
+def record_orders(con: duckdb.DuckDBPyConnection, seen: pl.DataFrame) -> None:
+    """Upsert what each Amazon order became (order_id, status, fulfilled_by, last_updated, import_state,
+    reason, sales_order_id, customer_id, match_rule); ids and the match rule, once known, are kept."""
+    con.register("seen_orders", seen)
+    try:
+        con.execute(
+            """
+            INSERT INTO ops.orders (amazon_order_id, sales_order_id, customer_id, match_rule, amazon_status, fulfilled_by,
+                                    last_updated, imported_at, import_state, reason)
+            SELECT order_id, sales_order_id, customer_id, match_rule, status, fulfilled_by, last_updated,
+                   CASE WHEN sales_order_id IS NOT NULL THEN now() END, import_state, reason FROM seen_orders
+            ON CONFLICT (amazon_order_id) DO UPDATE SET
+                sales_order_id = coalesce(excluded.sales_order_id, ops.orders.sales_order_id),
+                customer_id = coalesce(excluded.customer_id, ops.orders.customer_id),
+                match_rule = coalesce(excluded.match_rule, ops.orders.match_rule),
+                imported_at = coalesce(ops.orders.imported_at, excluded.imported_at),
+                amazon_status = excluded.amazon_status, fulfilled_by = excluded.fulfilled_by,
+                last_updated = excluded.last_updated, import_state = excluded.import_state, reason = excluded.reason
+            """)
+    finally:
+        con.unregister("seen_orders")
+
+
+def waiting_orders(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Orders that could not be imported yet (unknown SKU): fetched again every run."""
+    return [r[0] for r in con.execute("SELECT amazon_order_id FROM ops.orders WHERE import_state = 'WAITING' ORDER BY 1").fetchall()]

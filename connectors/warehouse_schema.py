@@ -55,7 +55,9 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             amazon_status VARCHAR,
             fulfilled_by VARCHAR,
             last_updated TIMESTAMPTZ,
-            imported_at TIMESTAMPTZ
+            imported_at TIMESTAMPTZ,
+            import_state VARCHAR,
+            reason VARCHAR
         );
         CREATE TABLE ops.watermarks (
             flow VARCHAR NOT NULL,

@@ -1,6 +1,7 @@
 """The flows `omsync run` and the deployments know, by name."""
 
 from flows.inventory import inventory
+from flows.orders import orders
 from flows.prices import prices
 
-FLOWS = {"prices": prices, "inventory": inventory}
+FLOWS = {"prices": prices, "inventory": inventory, "orders": orders}

@@ -148,7 +148,7 @@ def demo(
 
 @app.command("run")
 def run_flow(
-    name: str = typer.Argument(..., help="The flow: prices or inventory."),
+    name: str = typer.Argument(..., help="The flow: prices, inventory or orders."),
     full: bool = typer.Option(False, "--full", help="Send everything, not only what changed."),
 ) -> None:
     """Run one flow now, as a Prefect flow run (it shows in the Prefect UI)."""
@@ -157,7 +157,7 @@ def run_flow(
     if name not in FLOWS:
         raise typer.BadParameter(f"choose one of: {', '.join(FLOWS)}", param_hint="NAME")
     _settings()
-    counts = FLOWS[name](full=full)
+    counts = FLOWS[name](full=full) if "full" in FLOWS[name].parameters.properties else FLOWS[name]()
     table = Table(title=f"omsync run {name}")
     table.add_column("what")
     table.add_column("count", justify="right")

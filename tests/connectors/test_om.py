@@ -127,3 +127,4 @@ def test_unreachable_database_is_a_one_line_error_without_the_password():
 def test_missing_sqlite_file_says_to_run_init(tmp_path):
     with pytest.raises(ConfigError, match="omsync om init"):
         OmDatabase(f"sqlite:///{tmp_path / 'nothing.sqlite'}").counts()
+
