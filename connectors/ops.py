@@ -179,3 +179,24 @@ def record_orders(con: duckdb.DuckDBPyConnection, seen: pl.DataFrame) -> None:
 def waiting_orders(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Orders that could not be imported yet (unknown SKU): fetched again every run."""
     return [r[0] for r in con.execute("SELECT amazon_order_id FROM ops.orders WHERE import_state = 'WAITING' ORDER BY 1").fetchall()]
+
+
+def read_shipments(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return con.execute("SELECT shipping_order_id, fingerprint, outcome FROM ops.shipments").pl()
+
+
+def record_shipments(con: duckdb.DuckDBPyConnection, results: pl.DataFrame) -> None:
+    """Each confirmation sent (shipping_order_id, order_id, package_reference_id, fingerprint, outcome, message)."""
+    con.register("shipment_results", results)
+    try:
+        con.execute(
+            """
+            INSERT INTO ops.shipments
+            SELECT shipping_order_id, order_id, package_reference_id, fingerprint, outcome, message, now(),
+                   CASE WHEN outcome = 'CONFIRMED' THEN now() END FROM shipment_results
+            ON CONFLICT (shipping_order_id) DO UPDATE SET amazon_order_id = excluded.amazon_order_id,
+                package_reference_id = excluded.package_reference_id, fingerprint = excluded.fingerprint, outcome = excluded.outcome,
+                message = excluded.message, sent_at = excluded.sent_at, confirmed_at = coalesce(excluded.confirmed_at, ops.shipments.confirmed_at)
+            """)
+    finally:
+        con.unregister("shipment_results")

@@ -136,4 +136,19 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         );
         """,
     ),
+    (
+        3,
+        """
+        CREATE TABLE ops.shipments (
+            shipping_order_id BIGINT PRIMARY KEY,
+            amazon_order_id VARCHAR,
+            package_reference_id VARCHAR,
+            fingerprint VARCHAR,
+            outcome VARCHAR,
+            message VARCHAR,
+            sent_at TIMESTAMPTZ,
+            confirmed_at TIMESTAMPTZ
+        );
+        """,
+    ),
 )

@@ -3,5 +3,6 @@
 from flows.inventory import inventory
 from flows.orders import orders
 from flows.prices import prices
+from flows.shipments import shipments
 
-FLOWS = {"prices": prices, "inventory": inventory, "orders": orders}
+FLOWS = {"prices": prices, "inventory": inventory, "orders": orders, "shipments": shipments}

@@ -148,7 +148,7 @@ def demo(
 
 @app.command("run")
 def run_flow(
-    name: str = typer.Argument(..., help="The flow: prices, inventory or orders."),
+    name: str = typer.Argument(..., help="The flow: prices, inventory, orders or shipments."),
     full: bool = typer.Option(False, "--full", help="Send everything, not only what changed."),
 ) -> None:
     """Run one flow now, as a Prefect flow run (it shows in the Prefect UI)."""

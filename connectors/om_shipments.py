@@ -1,0 +1,87 @@
+"""Shipping orders in the OM: what shipped and awaits Amazon's acknowledgement, and closing it afterwards."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import polars as pl
+
+from connectors.om import OmDatabase
+
+
+def shipped_unconfirmed(om: OmDatabase) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Shipping orders of Amazon merchant-fulfilled sales orders that are `shipped` and not confirmed,
+    and their lines with Amazon's orderItemId."""
+    with om.session(read_only=True) as con:
+        shipments = con.execute(
+            """
+            SELECT o.shipping_order_id, s.external_order_id AS order_id, s.status AS order_status, o.carrier, o.service,
+                   o.tracking_no, o.ship_date, o.confirmation_error
+            FROM shipping_order o JOIN sales_order s USING (sales_order_id)
+            WHERE s.channel = 'AMAZON' AND s.fulfilled_by = 'MERCHANT' AND o.status = 'shipped' AND o.confirmed_at IS NULL
+            ORDER BY o.shipping_order_id
+            """).pl()
+        lines = con.execute(
+            """
+            SELECT sl.shipping_order_id, l.external_line_id AS order_item_id, sl.qty
+            FROM shipping_order_line sl JOIN sales_order_line l USING (line_id)
+            JOIN shipping_order o USING (shipping_order_id)
+            WHERE o.status = 'shipped' AND o.confirmed_at IS NULL
+            ORDER BY sl.shipping_order_id, l.line_no
+            """).pl()
+    return shipments, lines
+
+
+def close_confirmed(om: OmDatabase, confirmed: pl.Series) -> dict[str, int]:
+    """Amazon acknowledged these shipping orders: close them, count what shipped, release the holds,
+    close the invoice once every shipping order of its sales order is closed — one transaction."""
+    if confirmed.is_empty():
+        return {"shipping orders closed": 0, "invoices closed": 0}
+    now = datetime.now(timezone.utc)
+    t = om.table_ref
+    with om.session() as con:
+        con.begin()
+        con.register("confirmed", pl.DataFrame({"shipping_order_id": confirmed}))
+        closed = con.execute(f"UPDATE {t('shipping_order')} SET status = 'closed', confirmed_at = ?, confirmation_error = NULL "
+                             "WHERE status = 'shipped' AND shipping_order_id IN (SELECT shipping_order_id FROM confirmed)", [now]).fetchone()[0]
+        touched = con.execute("SELECT DISTINCT sales_order_id FROM shipping_order WHERE shipping_order_id IN (SELECT shipping_order_id FROM confirmed)").pl()
+        con.register("touched", touched)
+        con.execute(
+            f"""
+            UPDATE {t('sales_order_line')} AS l SET qty_shipped = s.shipped FROM (
+                SELECT sl.line_id, sum(sl.qty) AS shipped FROM shipping_order_line sl JOIN shipping_order o USING (shipping_order_id)
+                WHERE o.status = 'closed' AND o.sales_order_id IN (SELECT sales_order_id FROM touched) GROUP BY sl.line_id) s
+            WHERE l.line_id = s.line_id
+            """)
+        con.execute(
+            f"""
+            UPDATE {t('inventory_hold')} AS h SET qty = h.qty - least(h.qty, s.shipped) FROM (
+                SELECT sl.line_id, sum(sl.qty) AS shipped FROM shipping_order_line sl
+                WHERE sl.shipping_order_id IN (SELECT shipping_order_id FROM confirmed) GROUP BY sl.line_id) s
+            WHERE h.sales_order_line_id = s.line_id
+            """)
+        con.execute(f"DELETE FROM {t('inventory_hold')} WHERE qty <= 0 AND sales_order_line_id IS NOT NULL")
+        # Done: every shipping order acknowledged and nothing left to ship (a partial shipment keeps it open).
+        done = con.execute(
+            """
+            SELECT sales_order_id FROM touched t
+            WHERE NOT EXISTS (SELECT 1 FROM shipping_order o WHERE o.sales_order_id = t.sales_order_id AND o.status NOT IN ('closed', 'cancelled'))
+              AND NOT EXISTS (SELECT 1 FROM sales_order_line l WHERE l.sales_order_id = t.sales_order_id AND l.qty_shipped < l.qty_ordered)
+            """).pl()
+        con.register("done", done)
+        invoices = con.execute(f"UPDATE {t('invoice')} SET status = 'closed' WHERE status = 'open' AND sales_order_id IN (SELECT sales_order_id FROM done)").fetchone()[0]
+        con.execute(f"UPDATE {t('sales_order')} SET status = 'closed' WHERE status = 'open' AND sales_order_id IN (SELECT sales_order_id FROM done)")
+        con.commit()
+    return {"shipping orders closed": closed, "invoices closed": invoices}
+
+
+def record_errors(om: OmDatabase, rejected: pl.DataFrame) -> None:
+    """Amazon refused these confirmations (shipping_order_id, message): the OM shows why."""
+    if rejected.is_empty():
+        return
+    with om.session() as con:
+        con.begin()
+        con.register("rejected", rejected)
+        con.execute(f"UPDATE {om.table_ref('shipping_order')} AS o SET confirmation_error = r.message FROM rejected r "
+                    "WHERE o.shipping_order_id = r.shipping_order_id")
+        con.commit()
