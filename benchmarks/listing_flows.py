@@ -26,7 +26,7 @@ from flows.registry import FLOWS
 imported = time.perf_counter()
 counts = FLOWS[sys.argv[3]](feed_wait_seconds=float(sys.argv[1]), full=sys.argv[2] == "full")
 done = time.perf_counter()
-print(json.dumps({"flow_seconds": done - imported, "import_seconds": imported - started,
+print("OMSYNC-BENCH " + json.dumps({"flow_seconds": done - imported, "import_seconds": imported - started,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "counts": counts}))
 """
 OM_TABLES = {"inventory": ["item", "item_attribute", "inventory", "inventory_hold", "site"], "prices": ["item", "item_attribute"]}
@@ -48,7 +48,8 @@ def _run(env: dict, flow: str, wait: float, mode: str = "delta") -> dict:
     done = subprocess.run([sys.executable, "-c", CHILD, str(wait), mode, flow], env=env, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(done.stderr[-3000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    [line] = [l for l in done.stdout.splitlines() if l.startswith("OMSYNC-BENCH ")]
+    return json.loads(line.removeprefix("OMSYNC-BENCH "))
 
 
 def main(flow: str) -> None:

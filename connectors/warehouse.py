@@ -51,11 +51,10 @@ class Warehouse:
     def _prepare_folder(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            probe = self.path.parent / f".omsync-probe-{os.getpid()}"
-            probe.touch()
-            probe.unlink()
         except OSError as exc:
-            raise ConfigError(f"OMSYNC_WAREHOUSE: cannot write in {self.path.parent}: {exc.strerror}") from None
+            raise ConfigError(f"OMSYNC_WAREHOUSE: cannot create {self.path.parent}: {exc.strerror}") from None
+        if not os.access(self.path.parent, os.W_OK | os.X_OK):
+            raise ConfigError(f"OMSYNC_WAREHOUSE: cannot write in {self.path.parent}: permission denied")
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
