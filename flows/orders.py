@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -25,8 +26,25 @@ from transforms.orders import (ORDER_SCHEMA, PII_FIELDS, choose_hold_sites, flat
 WATERMARK = "last_updated_before"
 
 
+@dataclass
+class Fetched:
+    """The orders as JSON text: complete (for the OM) and without buyer data (for the warehouse)."""
+
+    full: list[str] = field(default_factory=list)
+    redacted: list[str] = field(default_factory=list)
+    order_ids: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+
+    def add(self, orders: list[dict]) -> None:
+        for order in orders:
+            self.full.append(json.dumps(order))
+            self.redacted.append(json.dumps({k: v for k, v in order.items() if k not in PII_FIELDS}))
+            self.order_ids.append(order["orderId"])
+            self.updated.append(order["lastUpdatedTime"])
+
+
 @task(cache_policy=NO_CACHE)
-def fetch_orders(amazon: AmazonConnector, warehouse: Warehouse, overlap_minutes: float, initial_days: float) -> tuple[list[dict], str]:
+def fetch_orders(amazon: AmazonConnector, warehouse: Warehouse, overlap_minutes: float, initial_days: float) -> tuple[Fetched, str]:
     """Every order updated since the watermark (minus an overlap), plus the orders still waiting; and
     Amazon's own lastUpdatedBefore, the next watermark."""
     with warehouse.read_latest() as con:
@@ -34,23 +52,20 @@ def fetch_orders(amazon: AmazonConnector, warehouse: Warehouse, overlap_minutes:
         waiting = ops.waiting_orders(con)
     before = amazon.amazon_now() - timedelta(minutes=2)
     since = datetime.fromisoformat(mark) if mark else before - timedelta(days=initial_days)
-    orders, bound = [], None
+    fetched, bound = Fetched(), None
     for page in amazon.search_orders(since - timedelta(minutes=overlap_minutes), before):
-        orders += page.get("orders", [])
+        fetched.add(page.get("orders", []))
         bound = page.get("lastUpdatedBefore") or bound
-    orders += [amazon.get_order(order_id) for order_id in waiting]
-    return orders, (bound or before.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    fetched.add([amazon.get_order(order_id) for order_id in waiting])
+    return fetched, (bound or before.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
-def as_frame(orders: list[dict]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def as_frame(fetched: Fetched) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The orders as typed Polars rows (buyer data included, for the OM only) and their landing copy
     without it (the warehouse never holds names, e-mails or addresses)."""
-    full = "\n".join(json.dumps(o) for o in orders)
-    raw = pl.read_ndjson(io.StringIO(full), schema=ORDER_SCHEMA) if orders else pl.DataFrame(schema=ORDER_SCHEMA)
-    redacted = pl.DataFrame({
-        "order_id": [o["orderId"] for o in orders], "last_updated": [o["lastUpdatedTime"] for o in orders],
-        "order_json": [json.dumps({k: v for k, v in o.items() if k not in PII_FIELDS}) for o in orders],
-    }, schema={"order_id": pl.String, "last_updated": pl.String, "order_json": pl.String})
+    raw = pl.read_ndjson(io.StringIO("\n".join(fetched.full)), schema=ORDER_SCHEMA) if fetched.full else pl.DataFrame(schema=ORDER_SCHEMA)
+    redacted = pl.DataFrame({"order_id": fetched.order_ids, "last_updated": fetched.updated, "order_json": fetched.redacted},
+                            schema={"order_id": pl.String, "last_updated": pl.String, "order_json": pl.String})
     return latest_versions(raw), redacted
 
 

@@ -194,13 +194,14 @@ def sandbox(
     order_rate: float = typer.Option(0.0, "--order-rate", min=0, help="Orders buyers place per simulated hour."),
     settlement_days: float = typer.Option(14.0, "--settlement-days", min=0.01, help="Length of a settlement period."),
     validate_responses: bool = typer.Option(False, "--validate-responses", help="Check every answer against Amazon's models."),
+    usage_plans: bool = typer.Option(True, "--usage-plans/--no-usage-plans", help="Throttle like Amazon (off: benchmark our side only)."),
 ) -> None:
     """Run the local Amazon SP-API sandbox (LWA, Feeds, Listings, Orders, Reports) on 127.0.0.1."""
     from sandbox import run
 
     settings = _settings()
     run.main(port, seed, time_scale, state, settings.marketplace_id, settings.seller_id, order_rate,
-             settlement_days, validate_responses)
+             settlement_days, validate_responses, usage_plans)
 
 
 def main() -> None:

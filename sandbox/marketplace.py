@@ -21,7 +21,7 @@ from sandbox.clock import SimClock, iso
 from sandbox.feeds import FeedOutcome, ParsedFeed, apply_listings_feed, fatal_outcome, parse_listings_feed
 from sandbox.listings import Listing
 from sandbox.marketplaces import marketplace
-from sandbox.orders import Buyer, OrderLine, SimOrder, cents, make_buyer, order_id_for
+from sandbox.orders import Buyer, OrderLine, SimOrder, cents, make_buyer, order_id_for, order_json
 from sandbox import settlement_report
 
 FEED_QUEUE_SECONDS = (20.0, 60.0)  # simulated time a feed waits IN_QUEUE
@@ -136,6 +136,9 @@ class Marketplace:
         self.throttled: Counter[str] = Counter()
         self.faults: dict[str, Fault] = {}
         self.response_violations: list[str] = []
+        self._index: dict[str, tuple] = {}
+        self._order_changes = 0
+        self._views: dict[tuple, tuple] = {}
         loaded = self._load(state_file)
         if loaded:
             self.state = loaded
@@ -198,6 +201,8 @@ class Marketplace:
             self.throttled.clear()
             self.faults.clear()
             self.response_violations.clear()
+            self._index.clear()
+            self._views.clear()
             self.fault_random = random.Random(f"{self.state.seed}:faults")
 
     # --- the clock -------------------------------------------------------------------------
@@ -320,21 +325,25 @@ class Marketplace:
     def place_orders(self, count: int, fulfilled_by: str | None = None, skus: list[str] | None = None) -> list[str]:
         """Buyers place `count` orders now, for listed SKUs with a price (and stock, if merchant-fulfilled)."""
         with self.lock:
+            candidates = [self.state.listings[s] for s in skus if s in self.state.listings] if skus else self.state.listings.values()
+            priced = [l for l in candidates if l.price()]
+            in_stock = [l for l in priced if (l.quantity() or 0) > 0]
             placed = []
             for _ in range(count):
-                order = self._place_order(fulfilled_by, skus)
+                order = self._place_order(fulfilled_by, priced, in_stock)
                 if order is None:
                     break
                 placed.append(order.order_id)
             return placed
 
-    def _place_order(self, fulfilled_by: str | None, skus: list[str] | None) -> SimOrder | None:
+    def _place_order(self, fulfilled_by: str | None, priced: list[Listing], in_stock: list[Listing]) -> SimOrder | None:
+        """One buyer's order from `priced` listings (Amazon-fulfilled) or `in_stock` ones (merchant),
+        taking the stock it buys; a listing that sells out leaves `in_stock`."""
         state = self.state
         number = state.order_numbers + 1
         r = random.Random(f"{state.seed}:order:{number}")
         channel = fulfilled_by or ("AMAZON" if r.random() < 0.2 else "MERCHANT")
-        candidates = [state.listings[s] for s in skus if s in state.listings] if skus else state.listings.values()
-        orderable = [l for l in candidates if l.price() and (channel == "AMAZON" or (l.quantity() or 0) > 0)]
+        orderable = priced if channel == "AMAZON" else in_stock
         if not orderable:
             return None
         state.order_numbers = number
@@ -346,6 +355,8 @@ class Marketplace:
             if channel == "MERCHANT":
                 quantity = min(quantity, listing.quantity() or 0)
                 listing.set_quantity((listing.quantity() or 0) - quantity)
+                if listing.quantity() == 0:
+                    in_stock.remove(listing)
             price = listing.price() or Decimal(0)
             shipping = Decimal("4.99") if r.random() < 0.4 else Decimal(0)
             discount = cents(price * quantity * Decimal("0.10")) if r.random() < 0.15 else Decimal(0)
@@ -357,6 +368,7 @@ class Marketplace:
         order.cancel_before_release, order.cancel_after_release = roll < 0.03, 0.03 <= roll < 0.045 and channel == "MERCHANT"
         state.orders[order.order_id] = order
         heapq.heappush(state.due, (order.due, number, order.order_id))
+        self.orders_changed()
         return order
 
     def _choose_buyer(self, r: random.Random, channel: str) -> Buyer | None:
@@ -373,9 +385,10 @@ class Marketplace:
 
     def _place_autonomous_orders(self, elapsed: float) -> None:
         expected = int(elapsed * self.state.order_rate / 3600)
-        for _ in range(min(expected - self.state.auto_orders, 1000)):
-            self.state.auto_orders += 1
-            self._place_order(None, None)
+        due = min(expected - self.state.auto_orders, 1000)
+        if due > 0:
+            self.state.auto_orders += due
+            self.place_orders(due)
 
     def _step_orders(self, elapsed: float) -> None:
         state = self.state
@@ -384,6 +397,7 @@ class Marketplace:
         while state.due and state.due[0][0] <= elapsed:
             due, number, order_id = heapq.heappop(state.due)
             order = state.orders[order_id]
+            self.orders_changed()
             r = random.Random(f"{state.seed}:step:{number}:{order.status}")
             if order.status == "PENDING":
                 if order.cancel_before_release:
@@ -406,6 +420,31 @@ class Marketplace:
 
     def _cancel(self, order: SimOrder) -> None:
         order.status, order.updated = "CANCELLED", self.now()
+        self.orders_changed()
+
+    def order_view(self, order: SimOrder, included: set[str]) -> dict[str, Any]:
+        """The order as the Orders API shows it, built once per version of the order (a page of a
+        large search would otherwise rebuild thousands of them)."""
+        key = (order.order_id, frozenset(included))
+        cached = self._views.get(key)
+        version = (order.updated, order.status, len(order.packages))
+        if cached is None or cached[0] != version:
+            cached = self._views[key] = (version, order_json(order, self.info, included))
+        return cached[1]
+
+    def orders_changed(self) -> None:
+        """An order was placed or changed: searchOrders' index is stale."""
+        self._order_changes += 1
+
+    def orders_by(self, field_name: str) -> list[tuple[str, str]]:
+        """(time, order id) of every order sorted by `created` or `updated`: searchOrders' index, rebuilt
+        only when an order was placed or changed since."""
+        signature = self._order_changes
+        cached = self._index.get(field_name)
+        if cached is None or cached[0] != signature:
+            keys = sorted((iso(getattr(o, field_name)), o.order_id) for o in self.state.orders.values())
+            self._index[field_name] = cached = (signature, keys)
+        return cached[1]
 
     def cancel_order(self, order_id: str) -> SimOrder:
         """Admin: the buyer cancels now (refused once anything shipped, as on Amazon)."""

@@ -32,11 +32,11 @@ def bind(port: int) -> socket.socket:
     return sock
 
 
-def serve(market: Marketplace, sock: socket.socket, validate_responses: bool = False, announce=print) -> None:
+def serve(market: Marketplace, sock: socket.socket, validate_responses: bool = False, announce=print, usage_plans: bool = True) -> None:
     """Serve until interrupted (Ctrl-C / SIGTERM), ticking the marketplace in the background."""
     host, port = sock.getsockname()[:2]
     market.base_url = f"http://{host}:{port}"
-    app = SandboxApp(market, validate_responses=validate_responses)
+    app = SandboxApp(market, validate_responses=validate_responses, usage_plans=usage_plans)
     logging.getLogger("uvicorn.error").addFilter(_HideInjectedDrops())
     config = uvicorn.Config(app.app, log_level="warning", access_log=False, lifespan="off",
                             date_header=False, server_header=False, timeout_keep_alive=30)
@@ -63,7 +63,7 @@ def serve(market: Marketplace, sock: socket.socket, validate_responses: bool = F
 
 
 def main(port: int, seed: int, time_scale: float, state: Path | None, marketplace_id: str, seller_id: str,
-         order_rate: float, settlement_days: float, validate_responses: bool) -> None:
+         order_rate: float, settlement_days: float, validate_responses: bool, usage_plans: bool = True) -> None:
     market = Marketplace(seed=seed, time_scale=time_scale, marketplace_id=marketplace_id, seller_id=seller_id,
                          order_rate=order_rate, settlement_days=settlement_days, state_file=state)
-    serve(market, bind(port), validate_responses, announce=lambda line: print(line, flush=True))
+    serve(market, bind(port), validate_responses, announce=lambda line: print(line, flush=True), usage_plans=usage_plans)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import bisect
 import email.utils
 import hashlib
 import json
@@ -30,11 +31,12 @@ from sandbox.clock import iso, parse_iso
 from sandbox.conformance import operation
 from sandbox.listings import apply_patches, check_patches, listing_json
 from sandbox.marketplace import SETTLEMENT_REPORT_TYPE, Fault, Marketplace
-from sandbox.orders import ConfirmationRefused, confirm_shipment, order_json
+from sandbox.orders import ConfirmationRefused, confirm_shipment
 from connectors.amazon_limits import JSON_LISTINGS_FEED_PLAN, USAGE_PLANS, TokenBucket
 
 MIN_BEFORE_SECONDS = 120
 TOKEN_LIFETIME_SECONDS = 86400
+UNLIMITED_RATE = 10_000.0
 
 
 class ApiError(Exception):
@@ -86,9 +88,11 @@ def _csv(query: dict[str, list[str]], name: str) -> list[str]:
 
 
 class SandboxApp:
-    def __init__(self, market: Marketplace, validate_responses: bool = False) -> None:
+    def __init__(self, market: Marketplace, validate_responses: bool = False, usage_plans: bool = True) -> None:
+        """usage_plans=False serves without throttling (benchmarks of our own side only)."""
         self.market = market
         self.validate_responses = validate_responses
+        self.usage_plans = usage_plans
         self.buckets: dict[str, TokenBucket] = {}
         self.app = Starlette(routes=self._routes(), exception_handlers={404: self._unknown, 405: self._unknown})
 
@@ -143,7 +147,8 @@ class SandboxApp:
         async def endpoint(request: Request) -> Response:
             request_id = str(uuid.uuid4())
             market = self.market
-            shown_rate = rate * market.clock.time_scale  # the rate in the client's real seconds
+            # the rate in the client's real seconds; without usage plans there is no limit to tell
+            shown_rate = rate * market.clock.time_scale if self.usage_plans else UNLIMITED_RATE
             market.calls[plan_name] += 1
             if request.headers.get("x-amz-access-token") not in market.state.tokens:
                 body = error_body("Unauthorized", "Access to requested resource is denied.")
@@ -166,7 +171,7 @@ class SandboxApp:
                             market.throttled[plan_name] += 1
                         return JSONResponse(error_body(code, message), status, headers=self._headers(request_id))
                     roll -= chance
-            if not self._bucket(plan_name, (rate, burst)).take(market.clock.elapsed()):
+            if self.usage_plans and not self._bucket(plan_name, (rate, burst)).take(market.clock.elapsed()):
                 market.throttled[plan_name] += 1
                 body = error_body("QuotaExceeded", "You exceeded your quota for the requested resource.")
                 return JSONResponse(body, 429, headers=self._headers(request_id))
@@ -234,7 +239,7 @@ class SandboxApp:
         document = self.market.state.documents.get(body["inputFeedDocumentId"])
         if document is None:
             raise ApiError(400, "InvalidInput", f"inputFeedDocumentId {body['inputFeedDocumentId']} does not exist.")
-        if body["feedType"] == "JSON_LISTINGS_FEED" and not self._bucket("JSON_LISTINGS_FEED", JSON_LISTINGS_FEED_PLAN).take(self.market.clock.elapsed()):
+        if body["feedType"] == "JSON_LISTINGS_FEED" and self.usage_plans and not self._bucket("JSON_LISTINGS_FEED", JSON_LISTINGS_FEED_PLAN).take(self.market.clock.elapsed()):
             self.market.throttled["JSON_LISTINGS_FEED"] += 1
             raise ApiError(429, "QuotaExceeded", "You exceeded your quota of JSON_LISTINGS_FEED submissions (5 per 5 minutes).")
         feed = self.market.create_feed(body["feedType"], document.document_id, list(body["marketplaceIds"]))
@@ -335,25 +340,24 @@ class SandboxApp:
         if not 1 <= size <= 100:
             raise ApiError(400, "InvalidInput", "maxResultsPerPage must be between 1 and 100.")
         field_name = "updated" if filters["field"] == "lastUpdated" else "created"
-        low, high = parse_iso(filters["after"]), parse_iso(filters["before"])
+        ordered = market.orders_by(field_name)
+        start = bisect.bisect_right(ordered, after_key) if after_key else bisect.bisect_left(ordered, (filters["after"], ""))
         matching = []
-        for order in market.state.orders.values():
-            moment = getattr(order, field_name)
-            if not (low <= moment <= high):
-                continue
+        for position in range(start, len(ordered)):
+            key = ordered[position]
+            if key[0] > filters["before"] or len(matching) > size:
+                break
+            order = market.state.orders[key[1]]
             if filters["statuses"] and order.status not in filters["statuses"]:
                 continue
             if filters["by"] and order.fulfilled_by not in filters["by"]:
                 continue
             if filters["markets"] and market.info.marketplace_id not in filters["markets"]:
                 continue
-            key = (iso(moment), order.order_id)
-            if after_key is None or key > after_key:
-                matching.append((key, order))
-        matching.sort(key=lambda pair: pair[0])
+            matching.append((key, order))
         page = matching[:size]
         included = set(_csv(query, "includedData"))
-        answer: dict[str, Any] = {"orders": [order_json(o, market.info, included) for _, o in page]}
+        answer: dict[str, Any] = {"orders": [market.order_view(o, included) for _, o in page]}
         if len(matching) > size:
             answer["pagination"] = {"nextToken": _encode_token(
                 {"filters": filters, "after": list(page[-1][0]), "expires": market.clock.elapsed() + TOKEN_LIFETIME_SECONDS})}
@@ -380,7 +384,7 @@ class SandboxApp:
         order = self.market.state.orders.get(params["orderId"])
         if order is None:
             raise ApiError(404, "NotFound", f"Order {params['orderId']} was not found.")
-        return 200, {"order": order_json(order, self.market.info, set(_csv(query, "includedData")))}
+        return 200, {"order": self.market.order_view(order, set(_csv(query, "includedData")))}
 
     def confirm_shipment(self, params, query, body):
         market = self.market
@@ -395,6 +399,7 @@ class SandboxApp:
             market.state.confirmations.append({**record, "status": 400, "error": str(exc)})
             raise ApiError(400, "InvalidInput", str(exc)) from None
         market.state.confirmations.append({**record, "status": 204})
+        market.orders_changed()
         return 204, None
 
     # --- reports ---------------------------------------------------------------------------

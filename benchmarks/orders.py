@@ -1,0 +1,72 @@
+"""The orders flow at 100,000 orders / ~250,000 lines into PostgreSQL, with the sandbox's usage plans
+off (our side only), and how many Amazon calls it needed per 1,000 orders against a per-order design."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from benchmarks.postgres import postgres_url
+from connectors.om import OmDatabase
+from sandbox import om_demo_data
+from tests.sandbox_server import start_sandbox
+
+CHILD = """
+import json, resource, time
+from flows.orders import orders
+started = time.perf_counter()
+counts = orders(initial_days=3)
+print("OMSYNC-BENCH " + json.dumps({"seconds": time.perf_counter() - started, "counts": counts,
+                                    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def main() -> None:
+    count = int(os.environ.get("OMSYNC_BENCH_ORDERS", "100000"))
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with postgres_url() as url, prefect_test_harness(server_startup_timeout=90), tempfile.TemporaryDirectory() as folder:
+        om = OmDatabase(url)
+        om.init_schema()
+        data = om_demo_data.generate(5000, 3, 20000, 5)
+        om_demo_data.load(om, data)
+        sandbox = start_sandbox("--time-scale", "1000", "--no-usage-plans")
+        try:
+            skus = data.items["item_code"].head(2000).to_list()
+            with httpx.Client(base_url=f"{sandbox.url}/_sandbox", trust_env=False, timeout=600) as admin:
+                admin.post("/listings", json={"listings": [{"sku": s, "productType": "PRODUCT", "quantity": 99_999, "price": "19.99"} for s in skus]}).raise_for_status()
+                placed = time.perf_counter()
+                for _ in range(count // 10_000):
+                    admin.post("/orders", json={"count": 10_000}).raise_for_status()
+                admin.post("/clock/advance", json={"seconds": 7200}).raise_for_status()
+                placed = time.perf_counter() - placed
+                lines = sum(len(o["lines"]) for o in admin.get("/orders").json()["orders"])
+            env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "OMSYNC_OM_URL": url,
+                   "OMSYNC_WAREHOUSE": str(Path(folder) / "warehouse.duckdb"), "OMSYNC_AMAZON_ENDPOINT": sandbox.url,
+                   "SP_API_REFRESH_TOKEN": "Atzr|bench", "LWA_APP_ID": "bench", "LWA_CLIENT_SECRET": "bench",
+                   "PYTHONPATH": str(Path(__file__).parents[1])}
+            started = time.perf_counter()
+            done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True)
+            wall = time.perf_counter() - started
+            if done.returncode:
+                raise RuntimeError(done.stderr[-3000:])
+            [line] = [l for l in done.stdout.splitlines() if l.startswith("OMSYNC-BENCH ")]
+            result = json.loads(line.removeprefix("OMSYNC-BENCH "))
+            calls = httpx.get(f"{sandbox.url}/_sandbox/calls", trust_env=False).json()["calls"]
+        finally:
+            sandbox.stop()
+    counts = result["counts"]
+    amazon_calls = calls.get("searchOrders", 0) + calls.get("getOrder", 0)
+    per_thousand = 1000 * amazon_calls / counts["orders seen"]
+    print(f"sandbox: {count:,} orders with {lines:,} lines placed in {placed:.1f} s; usage plans off")
+    print(f"orders flow: {counts['orders seen']:,} orders seen, {counts['new in OM']:,} created with {counts['lines']:,} lines and "
+          f"{counts['holds']:,} holds, {counts['customers created']:,} customers: {result['seconds']:.1f} s in the flow "
+          f"({wall:.1f} s wall with process start), peak {result['peak_mb']:,.0f} MB")
+    print(f"Amazon calls: {amazon_calls:,} ({per_thousand:.1f} per 1,000 orders); a getOrder-per-order design needs "
+          f"{1000 + 1000 * calls.get('searchOrders', 0) / counts['orders seen']:.0f} per 1,000 (v0 getOrders + getOrderItems: 1,010)")
