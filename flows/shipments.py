@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
@@ -53,8 +54,10 @@ def confirm_all(amazon: AmazonConnector, packages: pl.DataFrame, concurrency: in
 @task(cache_policy=NO_CACHE)
 def load_outcomes(om: OmDatabase, warehouse: Warehouse, packages: pl.DataFrame, results: pl.DataFrame, unsendable: pl.DataFrame) -> dict[str, int]:
     """OM first (close what Amazon acknowledged, note what it refused), then the warehouse's record."""
+    started = time.perf_counter()
     closed = close_confirmed(om, results.filter(pl.col("outcome") == "CONFIRMED")["shipping_order_id"])
     record_errors(om, results.filter(pl.col("outcome") == "REJECTED").select("shipping_order_id", "message"))
+    closed["OM write ms"] = round(1000 * (time.perf_counter() - started))
     sent = packages.join(results, on="shipping_order_id").select(
         "shipping_order_id", "order_id", "package_reference_id", "fingerprint", "outcome", "message")
     for_person = results.filter(pl.col("outcome") == "NOT_FOUND").join(packages.select("shipping_order_id", "order_id"), on="shipping_order_id").select(

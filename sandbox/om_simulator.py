@@ -21,11 +21,15 @@ def ship_orders(om: OmDatabase, share: float = 0.5, seed: int = 0, when: datetim
         con.begin()
         lines = con.execute(
             """
+            WITH shipped AS (
+                SELECT sl.line_id, sum(sl.qty) AS qty FROM shipping_order_line sl JOIN shipping_order o USING (shipping_order_id)
+                WHERE o.status <> 'cancelled' GROUP BY sl.line_id),
+            held AS (SELECT sales_order_line_id AS line_id, min(site_id) AS site_id FROM inventory_hold
+                     WHERE sales_order_line_id IS NOT NULL GROUP BY 1)
             SELECT s.sales_order_id, s.customer_id, s.total, s.currency, s.terms_code, l.line_id, l.line_no, l.qty_ordered,
-                   l.qty_ordered - coalesce((SELECT sum(sl.qty) FROM shipping_order_line sl JOIN shipping_order o USING (shipping_order_id)
-                                             WHERE sl.line_id = l.line_id AND o.status <> 'cancelled'), 0) AS open_qty,
-                   (SELECT h.site_id FROM inventory_hold h WHERE h.sales_order_line_id = l.line_id LIMIT 1) AS site_id
+                   l.qty_ordered - coalesce(shipped.qty, 0) AS open_qty, held.site_id
             FROM sales_order s JOIN sales_order_line l USING (sales_order_id)
+            LEFT JOIN shipped USING (line_id) LEFT JOIN held USING (line_id)
             WHERE s.channel = 'AMAZON' AND s.fulfilled_by = 'MERCHANT' AND s.status = 'open'
             """).pl().filter(pl.col("open_qty") > 0)
         chosen = (lines.select("sales_order_id").unique().sort("sales_order_id")
