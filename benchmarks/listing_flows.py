@@ -2,10 +2,7 @@
 STDOUT of the OM tables each reads. Each run is a real Prefect flow run in its own process (peak
 memory is that process's), reporting to one Prefect API as under `omsync serve`."""
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -13,6 +10,7 @@ from pathlib import Path
 import httpx
 import polars as pl
 
+from benchmarks.flow_runs import flow_env, run_child
 from benchmarks.postgres import postgres_url
 from connectors.om import OmDatabase
 from sandbox import om_demo_data
@@ -44,14 +42,6 @@ def _copy_floor(url: str, tables: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def _run(env: dict, flow: str, wait: float, mode: str = "delta") -> dict:
-    done = subprocess.run([sys.executable, "-c", CHILD, str(wait), mode, flow], env=env, capture_output=True, text=True)
-    if done.returncode:
-        raise RuntimeError(done.stderr[-3000:])
-    [line] = [l for l in done.stdout.splitlines() if l.startswith("OMSYNC-BENCH ")]
-    return json.loads(line.removeprefix("OMSYNC-BENCH "))
-
-
 def main(flow: str) -> None:
     items = int(os.environ.get("OMSYNC_BENCH_ITEMS", "1000000"))
     from prefect.testing.utilities import prefect_test_harness
@@ -70,14 +60,11 @@ def main(flow: str) -> None:
             with httpx.Client(trust_env=False, timeout=600) as client:
                 for start in range(0, len(catalog), 200_000):
                     client.post(f"{sandbox.url}/_sandbox/listings", json={"listings": catalog[start:start + 200_000]}).raise_for_status()
-            env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "OMSYNC_OM_URL": url,
-                   "OMSYNC_WAREHOUSE": str(Path(folder) / "warehouse.duckdb"), "OMSYNC_AMAZON_ENDPOINT": sandbox.url,
-                   "SP_API_REFRESH_TOKEN": "Atzr|bench", "LWA_APP_ID": "bench", "LWA_CLIENT_SECRET": "bench",
-                   "PYTHONPATH": str(Path(__file__).parents[1])}
+            env = flow_env(dict(os.environ), url, Path(folder) / "warehouse.duckdb", sandbox.url, PREFECT_API_URL.value())
             floor = _copy_floor(url, OM_TABLES[flow])
-            full = _run(env, flow, wait=0)  # submit and return: verdicts are collected by the next run
-            collect = _run(env, flow, wait=600)
-            rerun = _run(env, flow, wait=600)
+            full = run_child(CHILD, env, "0", "delta", flow)  # submit and return: verdicts are collected by the next run
+            collect = run_child(CHILD, env, "600", "delta", flow)
+            rerun = run_child(CHILD, env, "600", "delta", flow)
         finally:
             sandbox.stop()
     sent = full["counts"]["messages sent"]

@@ -1,16 +1,14 @@
 """The orders flow at 100,000 orders / ~250,000 lines into PostgreSQL, with the sandbox's usage plans
 off (our side only), and how many Amazon calls it needed per 1,000 orders against a per-order design."""
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
+from benchmarks.flow_runs import flow_env, run_child
 from benchmarks.postgres import postgres_url
 from connectors.om import OmDatabase
 from sandbox import om_demo_data
@@ -47,17 +45,10 @@ def main() -> None:
                 admin.post("/clock/advance", json={"seconds": 7200}).raise_for_status()
                 placed = time.perf_counter() - placed
                 lines = sum(len(o["lines"]) for o in admin.get("/orders").json()["orders"])
-            env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "OMSYNC_OM_URL": url,
-                   "OMSYNC_WAREHOUSE": str(Path(folder) / "warehouse.duckdb"), "OMSYNC_AMAZON_ENDPOINT": sandbox.url,
-                   "SP_API_REFRESH_TOKEN": "Atzr|bench", "LWA_APP_ID": "bench", "LWA_CLIENT_SECRET": "bench",
-                   "PYTHONPATH": str(Path(__file__).parents[1])}
+            env = flow_env(dict(os.environ), url, Path(folder) / "warehouse.duckdb", sandbox.url, PREFECT_API_URL.value())
             started = time.perf_counter()
-            done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True)
+            result = run_child(CHILD, env)
             wall = time.perf_counter() - started
-            if done.returncode:
-                raise RuntimeError(done.stderr[-3000:])
-            [line] = [l for l in done.stdout.splitlines() if l.startswith("OMSYNC-BENCH ")]
-            result = json.loads(line.removeprefix("OMSYNC-BENCH "))
             calls = httpx.get(f"{sandbox.url}/_sandbox/calls", trust_env=False).json()["calls"]
         finally:
             sandbox.stop()

@@ -2,17 +2,14 @@
 (2 calls/s, burst 10, time-scaled): the call rate achieved as a share of the plan — measured in
 Amazon's (simulated) time — and the OM write time."""
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 import polars as pl
 
+from benchmarks.flow_runs import flow_env, run_child
 from benchmarks.postgres import postgres_url
 from connectors.om import OmDatabase
 from sandbox import om_demo_data
@@ -28,14 +25,6 @@ counts = FLOWS[sys.argv[1]]()
 print("OMSYNC-BENCH " + json.dumps({"seconds": time.perf_counter() - started, "counts": counts}))
 """
 PLAN_RATE = 2.0
-
-
-def _run(env: dict, flow: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", CHILD, flow], env=env, capture_output=True, text=True)
-    if done.returncode:
-        raise RuntimeError(done.stderr[-3000:])
-    [line] = [l for l in done.stdout.splitlines() if l.startswith("OMSYNC-BENCH ")]
-    return json.loads(line.removeprefix("OMSYNC-BENCH "))
 
 
 def main() -> None:
@@ -56,13 +45,10 @@ def main() -> None:
             admin.post("/listings", json={"listings": [{"sku": s, "productType": "PRODUCT", "quantity": 99_999, "price": "9.99"} for s in skus]})
             admin.post("/orders", json={"count": int(count * 1.03), "fulfilledBy": "MERCHANT", "release": True})
             admin.post("/clock/advance", json={"seconds": 300})
-            env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "OMSYNC_OM_URL": url,
-                   "OMSYNC_WAREHOUSE": str(Path(folder) / "warehouse.duckdb"), "OMSYNC_AMAZON_ENDPOINT": sandbox.url,
-                   "SP_API_REFRESH_TOKEN": "Atzr|bench", "LWA_APP_ID": "bench", "LWA_CLIENT_SECRET": "bench",
-                   "PYTHONPATH": str(Path(__file__).parents[1])}
-            _run(env, "orders")
+            env = flow_env(dict(os.environ), url, Path(folder) / "warehouse.duckdb", sandbox.url, PREFECT_API_URL.value())
+            run_child(CHILD, env, "orders")
             shipped = ship_orders(om, share=1.0, whole=True).filter(pl.col("tracking_no").is_not_null())
-            result = _run(env, "shipments")
+            result = run_child(CHILD, env, "shipments")
             confirmations = [c for c in admin.get("/confirmations").json()["confirmations"] if c["status"] == 204]
         finally:
             sandbox.stop()

@@ -16,9 +16,8 @@ import logging
 import random
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any, Callable, Iterator, Sequence, TypeVar
 from urllib.parse import urlsplit

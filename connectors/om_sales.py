@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import duckdb
 import polars as pl
 
 from connectors.om import OmDatabase
@@ -28,14 +27,10 @@ class CancelResult:
     already_shipped: pl.DataFrame  # order_id: cancelled by Amazon after the OM shipped it
 
 
-def _staged(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
-    con.register(name, frame)
-
-
 def orders_in_om(om: OmDatabase, order_ids: pl.Series) -> pl.Series:
     """Which of these Amazon orders the OM already has."""
     with om.session(read_only=True) as con:
-        _staged(con, "wanted", pl.DataFrame({"order_id": order_ids}))
+        con.register("wanted", pl.DataFrame({"order_id": order_ids}))
         return con.execute("SELECT external_order_id FROM sales_order JOIN wanted ON external_order_id = order_id "
                            "WHERE channel = ?", [CHANNEL]).pl()["external_order_id"]
 
@@ -44,7 +39,7 @@ def candidate_customers(om: OmDatabase, orders: pl.DataFrame) -> pl.DataFrame:
     """OM customers that could be these buyers: the same e-mail, or the same postal code and country."""
     keys = orders.select(email=pl.col("buyer_email").str.to_lowercase(), postal_code="ship_postal_code", country="ship_country")
     with om.session(read_only=True) as con:
-        _staged(con, "buyer_keys", keys)
+        con.register("buyer_keys", keys)
         return con.execute(
             """
             SELECT c.customer_id, c.customer_no, c.name, c.email, c.address1, c.postal_code, c.country, c.created_at
@@ -58,7 +53,7 @@ def candidate_customers(om: OmDatabase, orders: pl.DataFrame) -> pl.DataFrame:
 def stock_by_site(om: OmDatabase, item_ids: pl.Series) -> pl.DataFrame:
     """Available stock (on-hand minus holds) per site of these items."""
     with om.session(read_only=True) as con:
-        _staged(con, "wanted_items", pl.DataFrame({"item_id": item_ids.unique()}))
+        con.register("wanted_items", pl.DataFrame({"item_id": item_ids.unique()}))
         return con.execute(
             """
             SELECT i.item_id, i.site_id, s.code, i.on_hand - coalesce(h.held, 0) AS available
@@ -74,7 +69,7 @@ def load_orders(om: OmDatabase, orders: pl.DataFrame, lines: pl.DataFrame, custo
     with om.session() as con:
         con.begin()
         created_customers = om.insert_missing(con, "customer", customers.with_columns(source=pl.lit(CHANNEL), created_at=pl.lit(now)), ("customer_no",))
-        _staged(con, "batch_orders", orders.select("order_id", "customer_no"))
+        con.register("batch_orders", orders.select("order_id", "customer_no"))
         customer_ids = con.execute("SELECT b.order_id, c.customer_id FROM batch_orders b JOIN customer c USING (customer_no)").pl()
         rows = orders.join(customer_ids, on="order_id").select(
             order_no=pl.format("AMZ-{}", "order_id"), channel=pl.lit(CHANNEL), external_order_id="order_id", marketplace_id="marketplace_id",
@@ -92,7 +87,7 @@ def load_orders(om: OmDatabase, orders: pl.DataFrame, lines: pl.DataFrame, custo
             qty_shipped=pl.when(pl.col("fulfilled_by") == "AMAZON").then("quantity").otherwise(0),
             unit_price="unit_price", line_total="line_total", tax="tax", shipping="shipping", discount="discount")
         created_lines = om.insert_missing(con, "sales_order_line", line_rows, ("sales_order_id", "line_no"))
-        _staged(con, "batch_ids", ids)
+        con.register("batch_ids", ids)
         line_ids = con.execute("SELECT l.line_id, l.sales_order_id, l.line_no FROM sales_order_line l JOIN batch_ids USING (sales_order_id)").pl()
         holds = (
             lines.join(ids.filter(pl.col("fulfilled_by") == "MERCHANT"), on="order_id")
@@ -110,7 +105,7 @@ def cancel_orders(om: OmDatabase, order_ids: pl.Series) -> CancelResult:
     released, unless the OM already shipped some of it (then a person must decide)."""
     with om.session() as con:
         con.begin()
-        _staged(con, "cancelled_ids", pl.DataFrame({"order_id": order_ids}))
+        con.register("cancelled_ids", pl.DataFrame({"order_id": order_ids}))
         found = con.execute(
             """
             SELECT s.external_order_id AS order_id, s.sales_order_id, s.status,
@@ -121,7 +116,7 @@ def cancel_orders(om: OmDatabase, order_ids: pl.Series) -> CancelResult:
             """, [CHANNEL]).pl()
         to_cancel = found.filter(~pl.col("shipped") & (pl.col("status") == "open"))
         if to_cancel.height:
-            _staged(con, "to_cancel", to_cancel.select("sales_order_id"))
+            con.register("to_cancel", to_cancel.select("sales_order_id"))
             con.execute(f"UPDATE {om.table_ref('sales_order')} SET status = 'cancelled' WHERE sales_order_id IN (SELECT sales_order_id FROM to_cancel)")
             con.execute(f"DELETE FROM {om.table_ref('inventory_hold')} WHERE sales_order_line_id IN "
                         f"(SELECT line_id FROM sales_order_line WHERE sales_order_id IN (SELECT sales_order_id FROM to_cancel))")

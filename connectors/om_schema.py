@@ -32,10 +32,6 @@ class Table:
     indexes: tuple[tuple[str, ...], ...] = ()
 
     @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-    @property
     def identity(self) -> str | None:
         """The surrogate key column the database numbers itself, if any."""
         if len(self.primary_key) == 1:

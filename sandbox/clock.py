@@ -33,10 +33,6 @@ class SimClock:
         with self._lock:
             self._advanced += seconds
 
-    def real_seconds(self, simulated: float) -> float:
-        """How long a simulated duration takes in real time."""
-        return simulated / self.time_scale
-
 
 def iso(moment: datetime) -> str:
     """Amazon's ISO 8601 form: UTC with a Z."""

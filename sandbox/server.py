@@ -12,7 +12,6 @@ import asyncio
 import base64
 import bisect
 import email.utils
-import hashlib
 import json
 import secrets
 import uuid

@@ -82,7 +82,7 @@ def price_messages(changes: pl.DataFrame, marketplace_id: str, currency: str) ->
     """One PATCH per row replacing the offer: marketplace, currency, audience ALL and our_price with
     value_with_tax a JSON number written with the currency's decimals (19.90, not 19.9)."""
     amount = pl.col("price").cast(pl.Decimal(18, currency_decimals(currency))).cast(pl.String)
-    offer = (f',"operationType":"PATCH","productType":', f',"patches":[{{"op":"replace","path":"/attributes/purchasable_offer",'
+    offer = (',"operationType":"PATCH","productType":', f',"patches":[{{"op":"replace","path":"/attributes/purchasable_offer",'
              f'"value":[{{"marketplace_id":"{marketplace_id}","currency":"{currency.upper()}","audience":"ALL",'
              f'"our_price":[{{"schedule":[{{"value_with_tax":', "}]}]}]}]}")
     return changes.select(pl.concat_str([

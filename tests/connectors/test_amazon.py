@@ -1,6 +1,5 @@
 """The Amazon connector against the sandbox over real HTTP, through python-amazon-sp-api."""
 
-import gzip
 import logging
 from datetime import datetime, timedelta
 

@@ -8,7 +8,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 

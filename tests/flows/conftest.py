@@ -46,7 +46,6 @@ def world(om_url, sandbox, tmp_path: Path, monkeypatch, prefect_server) -> FlowW
     om = OmDatabase(om_url)
     om.init_schema()
     om_demo_data.load(om, om_demo_data.generate(items=400, sites=3, customers=50, seed=3))
-    env = {k: v for k, v in sandbox.settings().__dict__.items()}
     variables = {
         "OMSYNC_OM_URL": om_url,
         "OMSYNC_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),

@@ -6,7 +6,6 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from flows.prices import prices
