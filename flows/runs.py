@@ -27,6 +27,8 @@ class RunReport:
     count_out: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     problems: list[pl.DataFrame] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)  # extra markdown for the summary
+    problems_query: str | None = None  # where a person finds all of them; ops.quarantine unless set
 
     def add_problems(self, kind: str, frame: pl.DataFrame, key: str = "key", value: str = "raw_value", reason: str = "reason") -> None:
         if frame.height:
@@ -70,10 +72,13 @@ def _finish(warehouse: Warehouse, report: RunReport, outcome: str, message: str)
     lines += [f"| {name} | {value:,} |" for name, value in report.counts.items()]
     if message:
         lines += ["", message]
+    if report.sections:
+        lines += [""] + report.sections
     if problems.height:
         shown = problems.group_by("kind").len().sort("kind")
         lines += ["", "## Problems", "", "| kind | count |", "|---|---:|"] + [f"| {k} | {n:,} |" for k, n in shown.iter_rows()]
-        lines += ["", f"All of them: `omsync sql \"SELECT * FROM ops.quarantine WHERE flow = '{report.flow}' AND resolved_at IS NULL\"`"]
+        query = report.problems_query or f"SELECT * FROM ops.quarantine WHERE flow = '{report.flow}' AND resolved_at IS NULL"
+        lines += ["", f"All of them: `omsync sql \"{query}\"`"]
     create_markdown_artifact("\n".join(lines), key=f"{report.flow}-summary", description=f"{report.flow} run summary")
     create_table_artifact(problems.head(TABLE_ROWS).to_dicts(), key=f"{report.flow}-problems",
                           description=f"{report.flow}: first {TABLE_ROWS} problems of {problems.height}")

@@ -28,6 +28,8 @@ om_app = typer.Typer(help="Create and fill the OM database (OMSYNC_OM_URL).", no
 app.add_typer(om_app, name="om")
 prices_app = typer.Typer(help="Guarded price changes.", no_args_is_help=True)
 app.add_typer(prices_app, name="prices")
+settlement_app = typer.Typer(help="Settlement reports downloaded from Seller Central.", no_args_is_help=True)
+app.add_typer(settlement_app, name="settlement")
 console = Console()
 Items = Annotated[int, typer.Option(min=1, help="Number of items.")]
 Sites = Annotated[int, typer.Option(min=1, max=99, help="Number of sites (warehouses).")]
@@ -148,7 +150,7 @@ def demo(
 
 @app.command("run")
 def run_flow(
-    name: str = typer.Argument(..., help="The flow: prices, inventory, orders or shipments."),
+    name: str = typer.Argument(..., help="The flow: prices, inventory, orders, shipments or settlement."),
     full: bool = typer.Option(False, "--full", help="Send everything, not only what changed."),
 ) -> None:
     """Run one flow now, as a Prefect flow run (it shows in the Prefect UI)."""
@@ -158,12 +160,26 @@ def run_flow(
         raise typer.BadParameter(f"choose one of: {', '.join(FLOWS)}", param_hint="NAME")
     _settings()
     counts = FLOWS[name](full=full) if "full" in FLOWS[name].parameters.properties else FLOWS[name]()
-    table = Table(title=f"omsync run {name}")
+    _print_counts(f"omsync run {name}", counts)
+
+
+def _print_counts(title: str, counts: dict[str, int]) -> None:
+    table = Table(title=title)
     table.add_column("what")
     table.add_column("count", justify="right")
     for what, count in counts.items():
         table.add_row(what, f"{count:,}")
     console.print(table)
+
+
+@settlement_app.command("import")
+def settlement_import(files: list[Path] = typer.Argument(..., help="V2 settlement report files (.txt, gzip or not).")) -> None:
+    """Reconcile settlement reports downloaded from Seller Central, as a Prefect flow run; a settlement
+    already applied (from Amazon or an earlier import) is recognised and skipped."""
+    from flows.settlement import settlement
+
+    _settings()
+    _print_counts("omsync settlement import", settlement(files=[str(f) for f in files]))
 
 
 @prices_app.command("approve")

@@ -455,6 +455,15 @@ class Marketplace:
             self._cancel(order)
             return order
 
+    def request_refund(self, order_id: str, kind: str) -> SimOrder:
+        """Admin: Amazon refunds a settled order in the next settlement (kind: Refund, A-to-z Guarantee Refund, …)."""
+        with self.lock:
+            order = self.state.orders[order_id]
+            if order.settled_in is None:
+                raise ValueError(f"order {order_id} has not been settled yet; only a settled order can be refunded")
+            order.refund_requested = kind
+            return order
+
     def add_known_buyers(self, buyers: list[dict[str, Any]]) -> int:
         """Admin: people who also buy on Amazon (e.g. existing OM customers), to exercise customer matching."""
         with self.lock:
@@ -483,8 +492,8 @@ class Marketplace:
                     order.settled_in = settlement_id
                 elif order.settled_in and order.settled_in != settlement_id and order.refunded_in is None:
                     r = random.Random(f"{state.seed}:refund:{order.number}")
-                    if r.random() < 0.04:
-                        kind = "A-to-z Guarantee Refund" if r.random() < 0.2 else "Refund"
+                    if order.refund_requested or r.random() < 0.04:
+                        kind = order.refund_requested or ("A-to-z Guarantee Refund" if r.random() < 0.2 else "Refund")
                         settlement.lines += settlement_report.refund_lines(order, info, now, kind, f"amzn1.adj.{order.number}")
                         order.refunded_in = settlement_id
             fba = any(o.fulfilled_by == "AMAZON" for o in state.orders.values())

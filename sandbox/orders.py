@@ -96,6 +96,7 @@ class SimOrder:
     packages: dict[str, Package] = field(default_factory=dict)
     settled_in: str | None = None
     refunded_in: str | None = None
+    refund_requested: str | None = None  # admin: the refund kind the next settlement books
 
     @property
     def is_pending(self) -> bool:

@@ -497,6 +497,9 @@ class SandboxApp:
             case ("POST", _) if action.startswith("orders/") and action.endswith("/cancel"):
                 order = market.cancel_order(action.split("/")[1])
                 return {"orderId": order.order_id, "status": order.status}
+            case ("POST", _) if action.startswith("orders/") and action.endswith("/refund"):
+                order = market.request_refund(action.split("/")[1], body.get("kind", "Refund"))
+                return {"orderId": order.order_id, "refund": order.refund_requested}
             case ("POST", "buyers"):
                 return {"added": market.add_known_buyers(body["buyers"])}
             case ("POST", "settlements"):

@@ -1,0 +1,84 @@
+"""The warehouse's reconciliation tables (schema `recon`) and the settlement reports already read."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import polars as pl
+
+from connectors.warehouse import Warehouse
+
+
+def applied_settlements(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Settlement ids applied so far, with where each came from."""
+    return dict(con.execute("SELECT settlement_id, coalesce(source_file, report_id, '') FROM recon.settlements").fetchall())
+
+
+def read_reports(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Report ids whose settlements are recorded."""
+    return {r[0] for r in con.execute("SELECT report_id FROM ops.settlement_reports").fetchall()}
+
+
+def record_settlement(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, settlement: pl.DataFrame, lines: pl.DataFrame,
+                      invoices: pl.DataFrame, exceptions: pl.DataFrame) -> None:
+    """One applied settlement: its row, every line (as Parquet, one file per settlement), the
+    invoices it touched and its exceptions."""
+    [settlement_id] = settlement["settlement_id"].to_list()
+    warehouse.land(con, "settlement_lines", lines, re.sub(r"[^A-Za-z0-9_-]", "_", settlement_id))
+    con.execute("CREATE OR REPLACE VIEW recon.settlement_lines AS SELECT * EXCLUDE (filename) FROM landing.settlement_lines")
+    con.register("settlement_row", settlement)
+    try:
+        con.execute("INSERT OR REPLACE INTO recon.settlements BY NAME SELECT *, now() AS applied_at FROM settlement_row")
+    finally:
+        con.unregister("settlement_row")
+    record_invoices(con, invoices)
+    record_exceptions(con, exceptions)
+
+
+def record_invoices(con: duckdb.DuckDBPyConnection, invoices: pl.DataFrame) -> None:
+    """Upsert each invoice's reconciled state; fees add up over the settlements that paid it."""
+    if not invoices.height:
+        return
+    con.register("invoice_rows", invoices)
+    try:
+        con.execute(
+            """
+            INSERT INTO recon.invoices BY NAME SELECT *, now() AS updated_at FROM invoice_rows
+            ON CONFLICT (invoice_id) DO UPDATE SET
+                invoice_no = excluded.invoice_no, order_id = excluded.order_id, sales_order_id = excluded.sales_order_id,
+                invoice_date = excluded.invoice_date, due_date = excluded.due_date, currency = excluded.currency,
+                expected = excluded.expected, settled = coalesce(excluded.settled, recon.invoices.settled),
+                fees = CASE WHEN excluded.last_settlement_id IS NULL THEN recon.invoices.fees
+                            WHEN recon.invoices.last_settlement_id = excluded.last_settlement_id THEN excluded.fees
+                            ELSE coalesce(recon.invoices.fees, 0) + excluded.fees END,
+                difference = coalesce(excluded.difference, recon.invoices.difference),
+                payment_status = excluded.payment_status, paid_at = coalesce(excluded.paid_at, recon.invoices.paid_at),
+                reason = excluded.reason,
+                last_settlement_id = coalesce(excluded.last_settlement_id, recon.invoices.last_settlement_id),
+                updated_at = excluded.updated_at
+            """
+        )
+    finally:
+        con.unregister("invoice_rows")
+
+
+def record_exceptions(con: duckdb.DuckDBPyConnection, exceptions: pl.DataFrame) -> None:
+    """What needs a person; the same exception found again keeps its first date."""
+    if not exceptions.height:
+        return
+    con.register("exception_rows", exceptions)
+    try:
+        con.execute(
+            """
+            INSERT INTO recon.exceptions BY NAME SELECT 'settlement' AS flow, *, now() AS created_at FROM exception_rows
+            ON CONFLICT (flow, kind, key) DO UPDATE SET amount = excluded.amount, reason = excluded.reason, raw = excluded.raw
+            """
+        )
+    finally:
+        con.unregister("exception_rows")
+
+
+def record_report(con: duckdb.DuckDBPyConnection, report_id: str, created_time: str | None, settlement_ids: list[str], outcome: str) -> None:
+    con.execute("INSERT OR REPLACE INTO ops.settlement_reports VALUES (?, ?, ?, ?, now())",
+                [report_id, created_time, ",".join(settlement_ids), outcome])
