@@ -14,7 +14,7 @@ from benchmarks.flow_runs import flow_env, run_child
 from benchmarks.postgres import postgres_url
 from connectors.om import OmDatabase
 from sandbox import om_demo_data
-from tests.sandbox_server import start_sandbox
+from sandbox.process import start_sandbox
 from transforms.amazon_items import offered_items
 
 CHILD = """

@@ -15,7 +15,7 @@ from connectors.om import OmDatabase
 from sandbox import om_demo_data
 from sandbox.clock import parse_iso
 from sandbox.om_simulator import ship_orders
-from tests.sandbox_server import start_sandbox
+from sandbox.process import start_sandbox
 
 CHILD = """
 import json, sys, time

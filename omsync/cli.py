@@ -17,6 +17,9 @@ from omsync.settings import Settings
 
 # Offline by design: Prefect's telemetry would only log connection errors.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Without a server, a flow run starts a temporary one; its first start migrates a new database,
+# which takes longer than Prefect's default 20 s wait on a small machine.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 app = typer.Typer(
     help="Keep an Order Management system and Amazon Seller Central in step.",
@@ -113,39 +116,61 @@ def sql(
 def demo(
     items: Items = 2000, sites: Sites = 3, customers: Customers = 500, seed: Seed = 7
 ) -> None:
-    """Create and seed the embedded OM and the warehouse, then summarise both."""
-    from connectors.warehouse import Warehouse
+    """The whole story offline: seed the OM, start the Amazon sandbox, run prices → inventory → orders →
+    shipments → settlement as real Prefect flow runs, then show what each side holds."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the progress lines tell the story
+    from omsync import demo as story
+    from omsync.prefect_server import use_running_server
+
+    use_running_server()
+    story.run_story(_settings(), items, sites, customers, seed, console)
+
+
+@app.command("serve")
+def serve(
+    port: int = typer.Option(4200, help="Port of the local Prefect server and UI (reused when already running)."),
+    every: list[str] = typer.Option([], "--every", help="Override a schedule: FLOW=SECONDS, e.g. --every orders=60."),
+) -> None:
+    """Run the five flows on their schedules (prefect.yaml) with a local Prefect server and UI; against the
+    sandbox and the embedded OM unless OMSYNC_* settings point elsewhere. Ctrl-C stops everything it started."""
+    from omsync import prefect_server
+    from omsync import serve as serving
+    from omsync.settings import DEFAULT_OM_URL
 
     settings = _settings()
-    started = time.perf_counter()
-    om, inserted = _seed(settings, items, sites, customers, seed)
-    warehouse_tables = Warehouse(settings.warehouse).init()
-    summary = om.read(
-        """
-        SELECT
-          (SELECT count(*) FROM item) AS items,
-          (SELECT count(*) FROM item_attribute WHERE name = 'AmazonItem' AND value <> 'No') AS amazon_items,
-          (SELECT count(*) FROM item WHERE backorderable) AS backorderable,
-          (SELECT count(*) FROM item_attribute WHERE name = 'AmazonItem' AND tag IS NOT NULL) AS reserve_tags,
-          (SELECT count(*) FROM site) AS sites,
-          (SELECT coalesce(sum(on_hand), 0) FROM inventory) AS units_on_hand,
-          (SELECT coalesce(sum(qty), 0) FROM inventory_hold) AS units_held,
-          (SELECT count(*) FROM customer) AS customers,
-          (SELECT count(*) FROM terms) AS terms
-        """
-    ).row(0, named=True)
-    table = Table(title="omsync demo: the embedded OM")
-    table.add_column("what")
-    table.add_column("count", justify="right")
-    for name, value in summary.items():
-        table.add_row(name.replace("_", " "), f"{value:,}")
-    console.print(table)
-    new_rows = sum(v for k, v in inserted.items() if k != "seconds")
-    console.print(
-        f"OM {om.masked_url} ({new_rows:,} rows added this run); warehouse {settings.warehouse} "
-        f"({len(warehouse_tables)} tables); {time.perf_counter() - started:.1f} s"
-    )
-    console.print(f"Query it: [bold].venv/bin/duckdb -readonly {settings.warehouse}[/] or [bold]omsync sql \"SELECT * FROM ops.runs\"[/]")
+    specs, every_seconds = serving.read_deployments(), serving.parse_every(every)
+    started: list = []
+    try:
+        if prefect_server.use_running_server(port) is None:
+            console.print(f"Starting a Prefect server on http://127.0.0.1:{port} …")
+            started.append(prefect_server.start_server(port, settings.warehouse.with_name("prefect-server.log")))
+            os.environ["PREFECT_API_URL"] = prefect_server.api_url(port)
+        if settings.om_url == DEFAULT_OM_URL:
+            serving.prepare_embedded_om(settings.om_url)
+        if serving.wants_sandbox():
+            from omsync.demo import publish_catalog, settings_env
+            from sandbox.process import start_sandbox
+
+            sandbox = start_sandbox("--time-scale", str(serving.SERVE_TIME_SCALE), "--order-rate", str(serving.SERVE_ORDER_RATE),
+                                    "--state", str(settings.warehouse.with_name("sandbox-state.json")))
+            started.append(sandbox.process)
+            settings_env(sandbox)
+            from connectors.om import OmDatabase
+
+            publish_catalog(OmDatabase(settings.om_url), sandbox)
+            console.print(f"Amazon: the sandbox on {sandbox.url} (buyers order {serving.SERVE_ORDER_RATE} times a simulated hour)")
+        deployments = serving.build_deployments(specs, every_seconds)
+        table = Table("deployment", "every", "parameters", title=f"Serving; UI at http://127.0.0.1:{port} — Ctrl-C stops")
+        for deployment in deployments:
+            seconds = deployment.schedules[0].schedule.interval.total_seconds()
+            table.add_row(deployment.name, f"{seconds / 60:g} min", ", ".join(f"{k}={v}" for k, v in deployment.parameters.items()))
+        console.print(table)
+        from prefect import serve as serve_deployments
+
+        serve_deployments(*deployments, print_starting_message=False)
+    finally:
+        for process in reversed(started):
+            prefect_server.stop(process)
 
 
 @app.command("run")

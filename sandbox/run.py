@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 import time
@@ -54,6 +55,9 @@ def serve(market: Marketplace, sock: socket.socket, validate_responses: bool = F
     ticker = threading.Thread(target=tick, name="sandbox-clock", daemon=True)
     ticker.start()
     announce(f"omsync sandbox listening on {market.base_url}")
+    # uvicorn shuts down gracefully on SIGTERM, then raises it again under the handler found at
+    # start: a quiet one lets the state be saved below instead of the default handler killing us.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     try:
         server.run(sockets=[sock])
     finally:

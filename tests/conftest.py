@@ -55,7 +55,7 @@ def om_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def sandbox_server():
-    from tests.sandbox_server import start_sandbox
+    from sandbox.process import start_sandbox
 
     server = start_sandbox("--time-scale", "1000", "--validate-responses", "--seed", "1")
     yield server

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from connectors.amazon import AmazonConnector, AmazonRejected, AmazonUnavailable, RetryPolicy
-from tests.sandbox_server import start_sandbox
+from sandbox.process import start_sandbox
 
 FAST_RETRIES = RetryPolicy(attempts=12, base_delay=0.005, max_delay=0.05)
 

@@ -9,7 +9,7 @@ import pytest
 from connectors.om import OmDatabase
 from connectors.warehouse import Warehouse
 from sandbox import om_demo_data
-from tests.sandbox_server import Sandbox
+from sandbox.process import Sandbox
 from transforms.amazon_items import offered_items
 
 

@@ -1,4 +1,4 @@
-"""The sandbox as a real process on a free loopback port, reset between tests through its admin API."""
+"""The sandbox as a child process on a free loopback port, driven through its admin API (demo, serve, tests)."""
 
 from __future__ import annotations
 

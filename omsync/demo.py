@@ -1,0 +1,160 @@
+"""`omsync demo`: the whole story, offline, every flow a real Prefect flow run.
+
+OM seeded → sandbox started (its marketplace kept in data/ so that a second demo carries on) →
+prices → inventory → buyers order → orders → the OM's warehouse ships → shipments → Amazon
+settles → settlement; then what each side holds and three next steps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from connectors.om import OmDatabase
+from connectors.warehouse import Warehouse
+from omsync.settings import Settings
+from sandbox import om_demo_data
+from sandbox.om_simulator import ship_orders
+from sandbox.process import Sandbox, start_sandbox
+from transforms.amazon_items import offered_items
+
+SANDBOX_TIME_SCALE = 600  # ten simulated minutes per second: feeds finish and orders age quickly
+DEMO_ORDERS = 60
+
+
+@dataclass
+class Demo:
+    settings: Settings
+    om: OmDatabase
+    warehouse: Warehouse
+    sandbox: Sandbox | None = None
+
+
+def publish_catalog(om: OmDatabase, sandbox: Sandbox) -> int:
+    """The seller's listings exist on Amazon: one per OM item offered there (the AmazonItem attribute)."""
+    items = om.read("SELECT item_id, item_code, backorderable, active FROM item")
+    attributes = om.read("SELECT item_id, name, value, tag FROM item_attribute")
+    offered = offered_items(items, attributes).filter(pl.col("included"))
+    listings = offered.select("sku", productType="product_type").to_dicts()
+    sandbox.admin("POST", "listings", {"listings": listings})
+    return len(listings)
+
+
+def run_story(settings: Settings, items: int, sites: int, customers: int, seed: int, console: Console) -> dict[str, dict]:
+    """Tell the story step by step with a progress line each; returns each flow's counts."""
+    from flows.registry import FLOWS
+
+    demo = Demo(settings, OmDatabase(settings.om_url), Warehouse(settings.warehouse))
+    state_file = settings.warehouse.with_name("sandbox-state.json")
+    results: dict[str, dict] = {}
+
+    def flow(name: str, **parameters) -> Callable[[], str]:
+        def step() -> str:
+            results[name] = FLOWS[name](**parameters)
+            return ", ".join(f"{k} {v:,}" for k, v in list(results[name].items())[:4])
+        return step
+
+    def seed_om() -> str:
+        demo.om.init_schema()
+        inserted = om_demo_data.load(demo.om, om_demo_data.generate(items, sites, customers, seed))
+        demo.warehouse.init()
+        return f"{sum(v for k, v in inserted.items() if k != 'seconds'):,} rows added"
+
+    def start_amazon() -> str:
+        demo.sandbox = start_sandbox("--time-scale", str(SANDBOX_TIME_SCALE), "--seed", str(seed), "--state", str(state_file))
+        settings_env(demo.sandbox)
+        return f"{publish_catalog(demo.om, demo.sandbox):,} listings on {demo.sandbox.url}"
+
+    def buyers_order() -> str:
+        demo.sandbox.admin("POST", "orders", {"count": DEMO_ORDERS, "release": True})
+        demo.sandbox.admin("POST", "clock/advance", {"seconds": 600})
+        return f"{DEMO_ORDERS} orders placed"
+
+    def warehouse_ships() -> str:
+        shipped = ship_orders(demo.om, share=0.7, seed=seed, whole=True)
+        return f"{shipped.height} shipping orders and their invoices"
+
+    def amazon_settles() -> str:
+        demo.sandbox.admin("POST", "clock/advance", {"seconds": 3600})
+        report = demo.sandbox.admin("POST", "settlements", {})
+        return f"settlement report {report['reportId']}"
+
+    steps: list[tuple[str, Callable[[], str]]] = [
+        ("Create and seed the embedded OM", seed_om),
+        ("Start the Amazon sandbox, list the catalog", start_amazon),
+        ("prices: OM AmazonPrice → Amazon", flow("prices")),
+        ("inventory: available to sell → Amazon", flow("inventory")),
+        ("Buyers place orders on Amazon", buyers_order),
+        ("orders: Amazon → OM sales orders", flow("orders")),
+        ("The OM's warehouse ships (shipping orders, invoices)", warehouse_ships),
+        ("shipments: confirmations → Amazon, close in OM", flow("shipments")),
+        ("Amazon closes a settlement period", amazon_settles),
+        ("settlement: report ↔ OM invoices", flow("settlement")),
+    ]
+    started = time.perf_counter()
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as progress:
+            for title, step in steps:
+                task = progress.add_task(title, total=1)
+                outcome = step()
+                progress.update(task, completed=1, description=f"[green]✓[/] {title} [dim]({outcome})[/]")
+    finally:
+        if demo.sandbox:
+            summarise_amazon(demo.sandbox, console)
+            demo.sandbox.stop()
+    summarise_om(demo.om, demo.warehouse, console)
+    console.print(f"[bold]Done in {time.perf_counter() - started:.0f} s.[/] Next:")
+    console.print("  1. [bold]omsync serve[/]   the five flows on their schedules, with a local Prefect server")
+    console.print("  2. open [bold]http://127.0.0.1:4200[/]   these runs, their summaries and problem tables")
+    console.print("  3. [bold]omsync sql \"SELECT * FROM recon.settlement_summary\"[/]   or ops.runs, recon.open_receivables, …")
+    return results
+
+
+def settings_env(sandbox: Sandbox) -> None:
+    """Point this process's flows at the sandbox, with demo credentials the sandbox accepts."""
+    import os
+
+    os.environ.update({"OMSYNC_AMAZON_ENDPOINT": sandbox.url, "SP_API_REFRESH_TOKEN": "Atzr|omsync-demo",
+                       "LWA_APP_ID": "amzn1.application-oa2-client.omsync-demo", "LWA_CLIENT_SECRET": "omsync-demo"})
+
+
+def summarise_amazon(sandbox: Sandbox, console: Console) -> None:
+    orders = pl.DataFrame(sandbox.admin("GET", "orders")["orders"], infer_schema_length=None)
+    listings = pl.DataFrame(sandbox.admin("GET", "listings")["listings"], infer_schema_length=None)
+    table = Table("what", "count", title="Amazon (sandbox)")
+    table.add_row("listings", f"{listings.height:,}")
+    for column, label in (("quantity", "with a quantity"), ("price", "with a price")):
+        if column in listings.columns:
+            table.add_row(f"listings {label}", f"{listings[column].is_not_null().sum():,}")
+    if orders.height:
+        for status, n in orders.group_by("status").len().sort("status").iter_rows():
+            table.add_row(f"orders {status}", f"{n:,}")
+    table.add_row("settlement reports", f"{len(sandbox.admin('GET', 'reports')['reports']):,}")
+    console.print(table)
+
+
+def summarise_om(om: OmDatabase, warehouse: Warehouse, console: Console) -> None:
+    counts = om.read(
+        """
+        SELECT 'Amazon sales orders' AS what, count(*) AS n FROM sales_order WHERE channel = 'AMAZON'
+        UNION ALL SELECT 'customers', count(*) FROM customer
+        UNION ALL SELECT 'shipping orders ' || status, count(*) FROM shipping_order GROUP BY status
+        UNION ALL SELECT 'invoices ' || payment_status, count(*) FROM invoice GROUP BY payment_status
+        """
+    )
+    table = Table("what", "count", title="OM")
+    for what, n in counts.iter_rows():
+        table.add_row(what, f"{n:,}")
+    console.print(table)
+    with warehouse.read() as con:
+        runs = con.execute("SELECT flow, outcome, count(*) FROM ops.runs GROUP BY ALL ORDER BY 1, 2").fetchall()
+    table = Table("flow", "outcome", "runs", title=f"Warehouse {warehouse.path}: ops.runs")
+    for flow, outcome, n in runs:
+        table.add_row(flow, outcome or "running", str(n))
+    console.print(table)
