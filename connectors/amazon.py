@@ -228,9 +228,11 @@ class AmazonConnector:
             if attempt + 1 < self.retry.attempts:
                 self._sleep(delay)
         assert last is not None
+        advice = ("Amazon may be down or throttling this account" if last.status is not None else
+                  f"nothing answers at {self.settings.amazon_endpoint or 'Amazon'}: check OMSYNC_AMAZON_ENDPOINT and the network"
+                  + (" (is `omsync sandbox` running?)" if self.settings.amazon_endpoint else ""))
         raise AmazonUnavailable(last.operation, last.status, last.code,
-                                f"still failing after {self.retry.attempts} attempts; Amazon may be down or throttling this account",
-                                last.request_id)
+                                f"still failing after {self.retry.attempts} attempts; {advice}", last.request_id)
 
     def _adjust_rate(self, operation: str, result: Any) -> None:
         try:
