@@ -25,14 +25,6 @@ def test_help_lists_only_working_commands(tmp_path):
         assert command in shown
 
 
-def test_demo_twice_seeds_once_and_summarises(tmp_path):
-    first = run("demo", "--items", "300", cwd=tmp_path).stdout
-    assert "items" in first and "300" in first
-    assert (tmp_path / "data" / "om.sqlite").exists() and (tmp_path / "data" / "warehouse.duckdb").exists()
-    second = run("demo", "--items", "300", cwd=tmp_path).stdout
-    assert "(0 rows added this run)" in second.replace("\n", " ")
-
-
 def test_sql_formats_and_write_refusal(tmp_path):
     run("demo", "--items", "50", cwd=tmp_path)
     query = "SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_schema = 'ops' ORDER BY 1"
