@@ -9,6 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from connectors.warehouse import Warehouse
+
 OMSYNC = str(Path(sys.executable).with_name("omsync"))
 
 
@@ -26,7 +28,7 @@ def test_help_lists_only_working_commands(tmp_path):
 
 
 def test_sql_formats_and_write_refusal(tmp_path):
-    run("demo", "--items", "50", cwd=tmp_path)
+    Warehouse(tmp_path / "data" / "warehouse.duckdb").init()
     query = "SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_schema = 'ops' ORDER BY 1"
     as_json = json.loads(run("sql", query, "--format", "json", cwd=tmp_path).stdout)
     assert {"t": "ops.runs"} in as_json
