@@ -3,16 +3,12 @@ STDOUT of the OM tables each reads. Each run is a real Prefect flow run in its o
 memory is that process's), reporting to one Prefect API as under `omsync serve`."""
 
 import os
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 import polars as pl
 
-from benchmarks.flow_runs import flow_env, run_child
-from benchmarks.postgres import postgres_url
-from connectors.om import OmDatabase
+from benchmarks.flow_runs import flow_bench, run_child
 from sandbox import om_demo_data
 from sandbox.process import start_sandbox
 from transforms.amazon_items import offered_items
@@ -44,12 +40,9 @@ def _copy_floor(url: str, tables: list[str]) -> float:
 
 def main(flow: str) -> None:
     items = int(os.environ.get("OMSYNC_BENCH_ITEMS", "1000000"))
-    from prefect.testing.utilities import prefect_test_harness
-    from prefect.settings import PREFECT_API_URL
 
-    with postgres_url() as url, prefect_test_harness(server_startup_timeout=90), tempfile.TemporaryDirectory() as folder:
-        om = OmDatabase(url)
-        om.init_schema()
+    with flow_bench() as bench:
+        om, url = bench.om, bench.url
         data = om_demo_data.generate(items, 5, 1000, 11)
         om_demo_data.load(om, data)
         sandbox = start_sandbox("--time-scale", "100000")
@@ -60,7 +53,7 @@ def main(flow: str) -> None:
             with httpx.Client(trust_env=False, timeout=600) as client:
                 for start in range(0, len(catalog), 200_000):
                     client.post(f"{sandbox.url}/_sandbox/listings", json={"listings": catalog[start:start + 200_000]}).raise_for_status()
-            env = flow_env(dict(os.environ), url, Path(folder) / "warehouse.duckdb", sandbox.url, PREFECT_API_URL.value())
+            env = bench.env(sandbox.url)
             floor = _copy_floor(url, OM_TABLES[flow])
             full = run_child(CHILD, env, "0", "delta", flow)  # submit and return: verdicts are collected by the next run
             collect = run_child(CHILD, env, "600", "delta", flow)

@@ -2,15 +2,11 @@
 off (our side only), and how many Amazon calls it needed per 1,000 orders against a per-order design."""
 
 import os
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 
-from benchmarks.flow_runs import flow_env, run_child
-from benchmarks.postgres import postgres_url
-from connectors.om import OmDatabase
+from benchmarks.flow_runs import flow_bench, run_child
 from sandbox import om_demo_data
 from sandbox.process import start_sandbox
 
@@ -26,12 +22,9 @@ print("OMSYNC-BENCH " + json.dumps({"seconds": time.perf_counter() - started, "c
 
 def main() -> None:
     count = int(os.environ.get("OMSYNC_BENCH_ORDERS", "100000"))
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
 
-    with postgres_url() as url, prefect_test_harness(server_startup_timeout=90), tempfile.TemporaryDirectory() as folder:
-        om = OmDatabase(url)
-        om.init_schema()
+    with flow_bench() as bench:
+        om = bench.om
         data = om_demo_data.generate(5000, 3, 20000, 5)
         om_demo_data.load(om, data)
         sandbox = start_sandbox("--time-scale", "1000", "--no-usage-plans")
@@ -45,7 +38,7 @@ def main() -> None:
                 admin.post("/clock/advance", json={"seconds": 7200}).raise_for_status()
                 placed = time.perf_counter() - placed
                 lines = sum(len(o["lines"]) for o in admin.get("/orders").json()["orders"])
-            env = flow_env(dict(os.environ), url, Path(folder) / "warehouse.duckdb", sandbox.url, PREFECT_API_URL.value())
+            env = bench.env(sandbox.url)
             started = time.perf_counter()
             result = run_child(CHILD, env)
             wall = time.perf_counter() - started

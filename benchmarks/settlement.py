@@ -3,7 +3,6 @@ end to end (a Prefect flow run in its own process), beside the time DuckDB's rea
 read the same file into a table."""
 
 import os
-import tempfile
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -11,8 +10,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from benchmarks.flow_runs import flow_env, run_child
-from benchmarks.postgres import postgres_url
+from benchmarks.flow_runs import flow_bench, run_child
 from connectors.om import OmDatabase
 
 CHILD = """
@@ -80,20 +78,17 @@ def write_report(orders: pl.DataFrame, path: Path) -> int:
 
 def main() -> None:
     order_count = int(os.environ.get("OMSYNC_BENCH_SETTLEMENT_ORDERS", "200000"))
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
 
-    with postgres_url() as url, prefect_test_harness(server_startup_timeout=90), tempfile.TemporaryDirectory() as folder:
-        om = OmDatabase(url)
-        om.init_schema()
+    with flow_bench() as bench:
+        om = bench.om
         orders = om_with_invoices(om, order_count)
-        report = Path(folder) / "settlement.txt"
+        report = bench.folder / "settlement.txt"
         line_count = write_report(orders, report)
         megabytes = report.stat().st_size / 1e6
         started = time.perf_counter()
         duckdb.connect().execute(f"CREATE TABLE lines AS SELECT * FROM read_csv('{report}', delim='\t', header=true)")
         baseline = time.perf_counter() - started
-        env = flow_env(dict(os.environ), url, Path(folder) / "warehouse.duckdb", "http://127.0.0.1:9", PREFECT_API_URL.value())
+        env = bench.env("http://127.0.0.1:9")
         result = run_child(CHILD, env, str(report))
         counts = result["counts"]
     print(f"{line_count:,} settlement lines ({megabytes:.0f} MB) against {order_count:,} OM invoices (PostgreSQL)")

@@ -3,15 +3,11 @@
 Amazon's (simulated) time — and the OM write time."""
 
 import os
-import tempfile
-from pathlib import Path
 
 import httpx
 import polars as pl
 
-from benchmarks.flow_runs import flow_env, run_child
-from benchmarks.postgres import postgres_url
-from connectors.om import OmDatabase
+from benchmarks.flow_runs import flow_bench, run_child
 from sandbox import om_demo_data
 from sandbox.clock import parse_iso
 from sandbox.om_simulator import ship_orders
@@ -30,12 +26,9 @@ PLAN_RATE = 2.0
 def main() -> None:
     count = int(os.environ.get("OMSYNC_BENCH_SHIPMENTS", "10000"))
     scale = float(os.environ.get("OMSYNC_BENCH_TIME_SCALE", "50"))
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
 
-    with postgres_url() as url, prefect_test_harness(server_startup_timeout=90), tempfile.TemporaryDirectory() as folder:
-        om = OmDatabase(url)
-        om.init_schema()
+    with flow_bench() as bench:
+        om = bench.om
         data = om_demo_data.generate(3000, 3, 5000, 5)
         om_demo_data.load(om, data)
         sandbox = start_sandbox("--time-scale", str(scale))
@@ -45,7 +38,7 @@ def main() -> None:
             admin.post("/listings", json={"listings": [{"sku": s, "productType": "PRODUCT", "quantity": 99_999, "price": "9.99"} for s in skus]})
             admin.post("/orders", json={"count": int(count * 1.03), "fulfilledBy": "MERCHANT", "release": True})
             admin.post("/clock/advance", json={"seconds": 300})
-            env = flow_env(dict(os.environ), url, Path(folder) / "warehouse.duckdb", sandbox.url, PREFECT_API_URL.value())
+            env = bench.env(sandbox.url)
             run_child(CHILD, env, "orders")
             shipped = ship_orders(om, share=1.0, whole=True).filter(pl.col("tracking_no").is_not_null())
             result = run_child(CHILD, env, "shipments")

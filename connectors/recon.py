@@ -7,7 +7,7 @@ import re
 import duckdb
 import polars as pl
 
-from connectors.warehouse import Warehouse
+from connectors.warehouse import Warehouse, registered
 
 
 def applied_settlements(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -27,11 +27,8 @@ def record_settlement(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, sett
     [settlement_id] = settlement["settlement_id"].to_list()
     warehouse.land(con, "settlement_lines", lines, re.sub(r"[^A-Za-z0-9_-]", "_", settlement_id))
     con.execute("CREATE OR REPLACE VIEW recon.settlement_lines AS SELECT * EXCLUDE (filename) FROM landing.settlement_lines")
-    con.register("settlement_row", settlement)
-    try:
+    with registered(con, "settlement_row", settlement):
         con.execute("INSERT OR REPLACE INTO recon.settlements BY NAME SELECT *, now() AS applied_at FROM settlement_row")
-    finally:
-        con.unregister("settlement_row")
     record_invoices(con, invoices)
     record_exceptions(con, exceptions)
 
@@ -40,8 +37,7 @@ def record_invoices(con: duckdb.DuckDBPyConnection, invoices: pl.DataFrame) -> N
     """Upsert each invoice's reconciled state; fees add up over the settlements that paid it."""
     if not invoices.height:
         return
-    con.register("invoice_rows", invoices)
-    try:
+    with registered(con, "invoice_rows", invoices):
         con.execute(
             """
             INSERT INTO recon.invoices BY NAME SELECT *, now() AS updated_at FROM invoice_rows
@@ -59,24 +55,19 @@ def record_invoices(con: duckdb.DuckDBPyConnection, invoices: pl.DataFrame) -> N
                 updated_at = excluded.updated_at
             """
         )
-    finally:
-        con.unregister("invoice_rows")
 
 
 def record_exceptions(con: duckdb.DuckDBPyConnection, exceptions: pl.DataFrame) -> None:
     """What needs a person; the same exception found again keeps its first date."""
     if not exceptions.height:
         return
-    con.register("exception_rows", exceptions)
-    try:
+    with registered(con, "exception_rows", exceptions):
         con.execute(
             """
             INSERT INTO recon.exceptions BY NAME SELECT 'settlement' AS flow, *, now() AS created_at FROM exception_rows
             ON CONFLICT (flow, kind, key) DO UPDATE SET amount = excluded.amount, reason = excluded.reason, raw = excluded.raw
             """
         )
-    finally:
-        con.unregister("exception_rows")
 
 
 def record_report(con: duckdb.DuckDBPyConnection, report_id: str, created_time: str | None, settlement_ids: list[str], outcome: str) -> None:

@@ -133,44 +133,9 @@ def serve(
 ) -> None:
     """Run the five flows on their schedules (prefect.yaml) with a local Prefect server and UI; against the
     sandbox and the embedded OM unless OMSYNC_* settings point elsewhere. Ctrl-C stops everything it started."""
-    from omsync import prefect_server
     from omsync import serve as serving
-    from omsync.settings import DEFAULT_OM_URL
 
-    settings = _settings()
-    specs, every_seconds = serving.read_deployments(), serving.parse_every(every)
-    started: list = []
-    try:
-        if prefect_server.use_running_server(port) is None:
-            console.print(f"Starting a Prefect server on http://127.0.0.1:{port} …")
-            started.append(prefect_server.start_server(port, settings.warehouse.with_name("prefect-server.log")))
-            os.environ["PREFECT_API_URL"] = prefect_server.api_url(port)
-        if settings.om_url == DEFAULT_OM_URL:
-            serving.prepare_embedded_om(settings.om_url)
-        if serving.wants_sandbox():
-            from omsync.demo import publish_catalog, settings_env
-            from sandbox.process import start_sandbox
-
-            sandbox = start_sandbox("--time-scale", str(serving.SERVE_TIME_SCALE), "--order-rate", str(serving.SERVE_ORDER_RATE),
-                                    "--state", str(settings.warehouse.with_name("sandbox-state.json")))
-            started.append(sandbox.process)
-            settings_env(sandbox)
-            from connectors.om import OmDatabase
-
-            publish_catalog(OmDatabase(settings.om_url), sandbox)
-            console.print(f"Amazon: the sandbox on {sandbox.url} (buyers order {serving.SERVE_ORDER_RATE} times a simulated hour)")
-        deployments = serving.build_deployments(specs, every_seconds)
-        table = Table("deployment", "every", "parameters", title=f"Serving; UI at http://127.0.0.1:{port} — Ctrl-C stops")
-        for deployment in deployments:
-            seconds = deployment.schedules[0].schedule.interval.total_seconds()
-            table.add_row(deployment.name, f"{seconds / 60:g} min", ", ".join(f"{k}={v}" for k, v in deployment.parameters.items()))
-        console.print(table)
-        from prefect import serve as serve_deployments
-
-        serve_deployments(*deployments, print_starting_message=False)
-    finally:
-        for process in reversed(started):
-            prefect_server.stop(process)
+    serving.serve(_settings(), port, serving.parse_every(every), console)
 
 
 @app.command("run")

@@ -7,6 +7,7 @@ settles → settlement; then what each side holds and three next steps.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,6 @@ from omsync.settings import Settings
 from sandbox import om_demo_data
 from sandbox.om_simulator import ship_orders
 from sandbox.process import Sandbox, start_sandbox
-from transforms.amazon_items import offered_items
 
 SANDBOX_TIME_SCALE = 600  # ten simulated minutes per second: feeds finish and orders age quickly
 DEMO_ORDERS = 60
@@ -30,27 +30,16 @@ DEMO_ORDERS = 60
 
 @dataclass
 class Demo:
-    settings: Settings
     om: OmDatabase
     warehouse: Warehouse
     sandbox: Sandbox | None = None
-
-
-def publish_catalog(om: OmDatabase, sandbox: Sandbox) -> int:
-    """The seller's listings exist on Amazon: one per OM item offered there (the AmazonItem attribute)."""
-    items = om.read("SELECT item_id, item_code, backorderable, active FROM item")
-    attributes = om.read("SELECT item_id, name, value, tag FROM item_attribute")
-    offered = offered_items(items, attributes).filter(pl.col("included"))
-    listings = offered.select("sku", productType="product_type").to_dicts()
-    sandbox.admin("POST", "listings", {"listings": listings})
-    return len(listings)
 
 
 def run_story(settings: Settings, items: int, sites: int, customers: int, seed: int, console: Console) -> dict[str, dict]:
     """Tell the story step by step with a progress line each; returns each flow's counts."""
     from flows.registry import FLOWS
 
-    demo = Demo(settings, OmDatabase(settings.om_url), Warehouse(settings.warehouse))
+    demo = Demo(OmDatabase(settings.om_url), Warehouse(settings.warehouse))
     state_file = settings.warehouse.with_name("sandbox-state.json")
     results: dict[str, dict] = {}
 
@@ -69,7 +58,7 @@ def run_story(settings: Settings, items: int, sites: int, customers: int, seed: 
     def start_amazon() -> str:
         demo.sandbox = start_sandbox("--time-scale", str(SANDBOX_TIME_SCALE), "--seed", str(seed), "--state", str(state_file))
         settings_env(demo.sandbox)
-        return f"{publish_catalog(demo.om, demo.sandbox):,} listings on {demo.sandbox.url}"
+        return f"{demo.sandbox.publish_catalog(demo.om, withdrawn=False):,} listings on {demo.sandbox.url}"
 
     def buyers_order() -> str:
         demo.sandbox.admin("POST", "orders", {"count": DEMO_ORDERS, "release": True})
@@ -118,8 +107,6 @@ def run_story(settings: Settings, items: int, sites: int, customers: int, seed: 
 
 def settings_env(sandbox: Sandbox) -> None:
     """Point this process's flows at the sandbox, with demo credentials the sandbox accepts."""
-    import os
-
     os.environ.update({"OMSYNC_AMAZON_ENDPOINT": sandbox.url, "SP_API_REFRESH_TOKEN": "Atzr|omsync-demo",
                        "LWA_APP_ID": "amzn1.application-oa2-client.omsync-demo", "LWA_CLIENT_SECRET": "omsync-demo"})
 

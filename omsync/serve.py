@@ -7,8 +7,16 @@ import os
 from pathlib import Path
 
 import yaml
+from rich.console import Console
+from rich.table import Table
 
+from connectors.om import OmDatabase
+from omsync import prefect_server
+from omsync.demo import settings_env
 from omsync.errors import ConfigError
+from omsync.settings import DEFAULT_OM_URL, Settings
+from sandbox import om_demo_data
+from sandbox.process import start_sandbox
 
 PROJECT = Path(__file__).resolve().parents[1]
 SPEC = PROJECT / "prefect.yaml"
@@ -54,9 +62,6 @@ def build_deployments(specs: list[dict], every: dict[str, int]) -> list:
 
 def prepare_embedded_om(om_url: str) -> None:
     """The embedded OM exists and has demo data (an empty OM gives the flows nothing to show)."""
-    from connectors.om import OmDatabase
-    from sandbox import om_demo_data
-
     om = OmDatabase(om_url)
     om.init_schema()
     if not om.counts()["item"]:
@@ -66,3 +71,36 @@ def prepare_embedded_om(om_url: str) -> None:
 def wants_sandbox() -> bool:
     """No Amazon endpoint and no Amazon credentials configured: serve against the sandbox."""
     return not os.environ.get("OMSYNC_AMAZON_ENDPOINT") and not os.environ.get("SP_API_REFRESH_TOKEN")
+
+
+def serve(settings: Settings, port: int, every: dict[str, int], console: Console) -> None:
+    """Reuse or start the Prefect server, then the sandbox and the embedded OM when nothing else is
+    configured, then serve the deployments until Ctrl-C; stop whatever was started here."""
+    specs = read_deployments()
+    started = []
+    try:
+        if prefect_server.use_running_server(port) is None:
+            console.print(f"Starting a Prefect server on http://127.0.0.1:{port} …")
+            started.append(prefect_server.start_server(port, settings.warehouse.with_name("prefect-server.log")))
+            os.environ["PREFECT_API_URL"] = prefect_server.api_url(port)
+        if settings.om_url == DEFAULT_OM_URL:
+            prepare_embedded_om(settings.om_url)
+        if wants_sandbox():
+            sandbox = start_sandbox("--time-scale", str(SERVE_TIME_SCALE), "--order-rate", str(SERVE_ORDER_RATE),
+                                    "--state", str(settings.warehouse.with_name("sandbox-state.json")))
+            started.append(sandbox.process)
+            settings_env(sandbox)
+            sandbox.publish_catalog(OmDatabase(settings.om_url), withdrawn=False)
+            console.print(f"Amazon: the sandbox on {sandbox.url} (buyers order {SERVE_ORDER_RATE} times a simulated hour)")
+        deployments = build_deployments(specs, every)
+        table = Table("deployment", "every", "parameters", title=f"Serving; UI at http://127.0.0.1:{port} — Ctrl-C stops")
+        for deployment in deployments:
+            seconds = deployment.schedules[0].schedule.interval.total_seconds()
+            table.add_row(deployment.name, f"{seconds / 60:g} min", ", ".join(f"{k}={v}" for k, v in deployment.parameters.items()))
+        console.print(table)
+        from prefect import serve as serve_deployments  # only now: Prefect reads PREFECT_API_URL once, at import
+
+        serve_deployments(*deployments, print_starting_message=False)
+    finally:
+        for process in reversed(started):
+            prefect_server.stop(process)

@@ -1,5 +1,12 @@
 """Flow tests: a real OM (SQLite or PostgreSQL), the sandbox over HTTP, a fresh warehouse, Prefect."""
 
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +17,6 @@ from connectors.om import OmDatabase
 from connectors.warehouse import Warehouse
 from sandbox import om_demo_data
 from sandbox.process import Sandbox
-from transforms.amazon_items import offered_items
 
 
 @dataclass
@@ -32,13 +38,29 @@ class FlowWorld:
         with self.om.session() as con:
             con.execute(sql_for_table(self.om.table_ref), params)
 
-    def publish_catalog(self, skip: set[str] = frozenset()) -> None:
-        """The seller's listings exist on Amazon: every OM item that has an AmazonItem attribute."""
-        items = self.om.read("SELECT item_id, item_code, backorderable, active FROM item")
-        attributes = self.om.read("SELECT item_id, name, value, tag FROM item_attribute")
-        offered = offered_items(items, attributes).join(attributes.filter(pl.col("name") == "AmazonItem").select("item_id"), on="item_id")
-        listings = [{"sku": sku, "productType": pt} for sku, pt in offered.select("sku", "product_type").iter_rows() if sku not in skip]
-        self.sandbox.admin("POST", "listings", {"listings": listings})
+    def kill_between_om_commit_and_record(self, flow: str, prefect_api: str, started: Callable[[], bool],
+                                          committed: Callable[[], bool]) -> None:
+        """`omsync run <flow>` as a real process: once `started()`, hold the warehouse lock so that the
+        flow can commit to the OM but not record it; once `committed()`, SIGKILL it."""
+        env = {**os.environ, **self.env, "PREFECT_API_URL": prefect_api}
+        child = subprocess.Popen([str(Path(sys.executable).with_name("omsync")), "run", flow], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 120
+
+        def wait_for(condition: Callable[[], bool], pause: float) -> None:
+            while not condition():
+                assert child.poll() is None and time.monotonic() < deadline
+                time.sleep(pause)
+
+        with open(self.warehouse.lock_path, "a+") as lock:
+            try:
+                wait_for(started, 0.01)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                wait_for(committed, 0.05)
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait(30)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ def expected_quantities(world) -> dict[str, int]:
 
 
 def test_a_run_sets_every_quantity_and_a_rerun_sends_nothing(world):
-    world.publish_catalog()
+    world.sandbox.publish_catalog(world.om)
     first = inventory(**FAST)
     expected = expected_quantities(world)
     listings = world.listings()
@@ -60,7 +60,7 @@ def test_a_run_sets_every_quantity_and_a_rerun_sends_nothing(world):
 @pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
 def test_rejected_messages_and_fatal_feeds_are_sent_again(world):
     missing = sorted(expected_quantities(world))[:3]
-    world.publish_catalog(skip=set(missing))
+    world.sandbox.publish_catalog(world.om, skip=set(missing))
     world.sandbox.admin("POST", "faults", {"fatalFeeds": 1})
     fatal = inventory(**FAST)
     assert fatal["verdict FATAL"] == fatal["messages sent"]
@@ -72,7 +72,7 @@ def test_rejected_messages_and_fatal_feeds_are_sent_again(world):
     rejected = world.state().filter(pl.col("quantity_verdict") == "REJECTED")
     assert sorted(rejected["sku"]) == missing and rejected["quantity_issues"].str.contains("does not match any listing").all()
 
-    world.publish_catalog()  # the seller creates the three listings on Amazon
+    world.sandbox.publish_catalog(world.om)  # the seller creates the three listings on Amazon
     fixed = inventory(**FAST)
     assert fixed["messages sent"] == 3 and fixed["verdict ACCEPTED"] == 3
     expected = expected_quantities(world)
@@ -82,7 +82,7 @@ def test_rejected_messages_and_fatal_feeds_are_sent_again(world):
 
 @pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
 def test_zeros_go_first_and_items_leaving_amazon_get_zero_once(world):
-    world.publish_catalog()
+    world.sandbox.publish_catalog(world.om)
     inventory(**FAST)
     listings = world.listings()
     stocked = sorted(s for s, l in listings.items() if (l["quantity"] or 0) > 0 and (l["quantity"] or 0) < 1000)
@@ -101,7 +101,7 @@ def test_zeros_go_first_and_items_leaving_amazon_get_zero_once(world):
 
 
 def test_full_sends_everything(world):
-    world.publish_catalog()
+    world.sandbox.publish_catalog(world.om)
     first = inventory(**FAST)
     full = inventory(full=True, **FAST)
     assert full["messages sent"] == first["messages sent"] and full["verdict ACCEPTED"] == first["messages sent"]
@@ -109,7 +109,7 @@ def test_full_sends_everything(world):
 
 @pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
 def test_killed_after_submitting_the_rerun_neither_loses_nor_invents_a_verdict(world, prefect_server):
-    world.publish_catalog()
+    world.sandbox.publish_catalog(world.om)
     world.sandbox.admin("POST", "faults", {"operation": "getFeed", "latencyMs": 60_000})  # the run hangs waiting for Amazon
     env = {**os.environ, **world.env, "PREFECT_API_URL": prefect_server}
     child = subprocess.Popen([str(Path(sys.executable).with_name("omsync")), "run", "inventory"], env=env,

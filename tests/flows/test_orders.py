@@ -1,12 +1,5 @@
 """The orders flow, run for real: sandbox buyers → Prefect → OM sales orders (SQLite and PostgreSQL)."""
 
-import fcntl
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -157,23 +150,8 @@ def test_killed_between_the_om_commit_and_the_watermark_the_rerun_duplicates_not
     world.sandbox.admin("POST", "orders", {"count": 40, "release": True})
     world.sandbox.admin("POST", "clock/advance", {"seconds": 300})
     landing = world.warehouse.landing_dir / "amazon_orders"
-    env = {**os.environ, **world.env, "PREFECT_API_URL": prefect_server}
-    child = subprocess.Popen([str(Path(sys.executable).with_name("omsync")), "run", "orders"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    with open(world.warehouse.lock_path, "a+") as lock:
-        try:
-            deadline = time.monotonic() + 120
-            while not (landing.exists() and any(landing.glob("*.parquet"))):
-                assert child.poll() is None and time.monotonic() < deadline
-                time.sleep(0.01)
-            fcntl.flock(lock, fcntl.LOCK_EX)  # the flow can commit to the OM but not record it
-            while om_orders(world).is_empty():
-                assert child.poll() is None and time.monotonic() < deadline
-                time.sleep(0.05)
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait(30)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    world.kill_between_om_commit_and_record("orders", prefect_server, started=lambda: landing.exists() and any(landing.glob("*.parquet")),
+                                            committed=lambda: not om_orders(world).is_empty())
     imported = om_orders(world)
     with world.warehouse.read() as con:
         assert con.execute("SELECT count(*) FROM ops.watermarks").fetchone()[0] == 0, "killed before the watermark"

@@ -1,15 +1,8 @@
 """The settlement flow, run for real: sandbox settlement reports → Prefect → OM invoice payments and
 the recon tables (SQLite and PostgreSQL)."""
 
-import fcntl
-import os
-import signal
-import subprocess
-import sys
-import time
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import polars as pl
 
@@ -118,23 +111,9 @@ def test_killed_after_the_om_commit_the_rerun_gives_the_same_om_state(world, pre
     world.sandbox.admin("POST", "settlements", {})
     # a slow download gives the test time to take the warehouse lock before the flow reaches the OM
     world.sandbox.admin("POST", "faults", {"operation": "getReportDocument", "latencyMs": 1500})
-    env = {**os.environ, **world.env, "PREFECT_API_URL": prefect_server}
-    child = subprocess.Popen([str(Path(sys.executable).with_name("omsync")), "run", "settlement"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    with open(world.warehouse.lock_path, "a+") as lock:
-        try:
-            deadline = time.monotonic() + 120
-            while not world.sandbox.admin("GET", "calls")["calls"].get("getReports"):
-                assert child.poll() is None and time.monotonic() < deadline
-                time.sleep(0.02)
-            fcntl.flock(lock, fcntl.LOCK_EX)  # the flow can commit to the OM but not record it
-            while payments(world).is_empty():
-                assert child.poll() is None and time.monotonic() < deadline
-                time.sleep(0.05)
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait(30)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    world.kill_between_om_commit_and_record("settlement", prefect_server,
+                                            started=lambda: bool(world.sandbox.admin("GET", "calls")["calls"].get("getReports")),
+                                            committed=lambda: not payments(world).is_empty())
     world.sandbox.admin("DELETE", "faults")
     killed_state = (invoices(world), payments(world))
     assert query(world, "SELECT count(*) AS n FROM recon.settlements")["n"][0] == 0, "killed before the warehouse record"
