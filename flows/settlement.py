@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 from prefect import flow, task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
 from connectors import ops, recon
@@ -202,7 +203,8 @@ def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of:
             with AmazonConnector(settings) as amazon:
                 documents, newest = fetch_reports(amazon, mark, seen, overlap_days)
         results: list[Applied] = []
-        for document in documents:
+        progress = create_progress_artifact(0.0, description="settlement reports reconciled") if documents else None
+        for done, document in enumerate(documents, start=1):
             try:
                 parsed = parse_settlement_report(document.text)
             except ReportFormatError as exc:
@@ -220,6 +222,8 @@ def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of:
             if document.report_id:
                 with warehouse.write() as con:
                     recon.record_report(con, document.report_id, document.created_time, ids, "read")
+            if progress:
+                update_progress_artifact(progress, 100.0 * done / len(documents))
         overdue = apply_terms(om, warehouse, as_of)
         if newest:
             with warehouse.write() as con:

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 from prefect import flow, task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
 from connectors import ops
@@ -46,8 +47,14 @@ def extract(om: OmDatabase) -> tuple[pl.DataFrame, pl.DataFrame]:
 @task(cache_policy=NO_CACHE)
 def confirm_all(amazon: AmazonConnector, packages: pl.DataFrame, concurrency: int) -> pl.DataFrame:
     """confirmShipment for every package, several at once; the connector keeps Amazon's 2/s (burst 10)."""
+    progress = create_progress_artifact(0.0, description="packages confirmed to Amazon") if packages.height else None
+    step = max(1, packages.height // 50)  # the UI needs a few dozen updates, not one per call
+    results = []
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        results = list(pool.map(lambda p: _confirm(amazon, p), packages.iter_rows(named=True)))
+        for done, result in enumerate(pool.map(lambda p: _confirm(amazon, p), packages.iter_rows(named=True)), start=1):
+            results.append(result)
+            if progress and (done % step == 0 or done == packages.height):
+                update_progress_artifact(progress, 100.0 * done / packages.height)
     return pl.DataFrame(results, schema=RESULT_SCHEMA)
 
 

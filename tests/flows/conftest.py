@@ -89,3 +89,15 @@ def artifacts_of_latest_run(key: str) -> list:
 
     with get_client(sync_client=True) as client:
         return client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC)
+
+
+def latest_progress() -> tuple[str, float]:
+    """The newest progress artifact: its description and how far it got."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterType
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        [artifact] = client.read_artifacts(artifact_filter=ArtifactFilter(type=ArtifactFilterType(any_=["progress"])),
+                                           sort=ArtifactSort.CREATED_DESC, limit=1)
+    return artifact.description, float(artifact.data)

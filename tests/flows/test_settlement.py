@@ -11,6 +11,7 @@ from flows.settlement import settlement
 from flows.shipments import shipments
 from omsync.settings import Settings
 from sandbox.om_simulator import ship_orders
+from tests.flows.conftest import latest_progress
 from tests.flows.test_shipments import imported_orders
 
 
@@ -61,6 +62,7 @@ def test_paid_disputed_overdue_refund_and_each_settlement_applied_once(world, tm
     first = settlement()
 
     assert first["settlements applied"] == 1 and first["unbalanced settlements"] == 0
+    assert latest_progress() == ("settlement reports reconciled", 100.0)
     after = invoices(world)
     status = dict(after.select("invoice_id", "payment_status").iter_rows())
     assert status[short] == "disputed" and status[rounding] == "paid" and status[late] == "overdue" and status[on_time] == "unpaid"

@@ -14,6 +14,7 @@ import pytest
 from flows.orders import orders
 from flows.shipments import shipments
 from sandbox.om_simulator import ship_orders, ship_the_rest
+from tests.flows.conftest import latest_progress
 from tests.flows.test_orders import stock_catalog
 
 
@@ -39,6 +40,7 @@ def test_each_shipping_order_becomes_one_package_then_closes_with_its_invoice(wo
     first = shipments()
     sendable = shipped.filter(pl.col("tracking_no").is_not_null())
     assert first["Amazon confirmed"] == sendable.height and first["not sendable"] == shipped.height - sendable.height
+    assert latest_progress() == ("packages confirmed to Amazon", 100.0)
     at_amazon = packages_at_amazon(world)
     lines = world.om.read("SELECT sl.shipping_order_id, l.external_line_id, sl.qty FROM shipping_order_line sl JOIN sales_order_line l USING (line_id)")
     for row in om_shipping(world).filter(pl.col("tracking_no").is_not_null()).iter_rows(named=True):
