@@ -29,6 +29,15 @@ class SimClock:
     def now(self) -> datetime:
         return self._start + timedelta(seconds=self.elapsed())
 
+    def set_time_scale(self, time_scale: float) -> None:
+        """From now on simulated time runs `time_scale` times as fast as real time; what has elapsed stays."""
+        if time_scale <= 0:
+            raise ValueError("the time scale must be positive")
+        with self._lock:
+            now = time.monotonic()
+            self._advanced += (now - self._real_start) * self.time_scale
+            self._real_start, self.time_scale = now, time_scale
+
     def advance(self, seconds: float) -> None:
         with self._lock:
             self._advanced += seconds

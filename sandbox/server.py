@@ -468,6 +468,9 @@ class SandboxApp:
         match (method, action):
             case ("GET", "clock"):
                 return {"now": iso(market.now()), "elapsed": market.clock.elapsed(), "timeScale": market.clock.time_scale}
+            case ("POST", "clock"):
+                market.clock.set_time_scale(float(body["timeScale"]))
+                return {"now": iso(market.now()), "elapsed": market.clock.elapsed(), "timeScale": market.clock.time_scale}
             case ("POST", "clock/advance"):
                 market.advance(float(body.get("seconds", 0)) + 86400 * float(body.get("days", 0)))
                 return {"now": iso(market.now())}

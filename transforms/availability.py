@@ -28,9 +28,15 @@ QUARANTINE_SCHEMA = {"key": pl.String, "raw_value": pl.String, "reason": pl.Stri
 
 def parse_tags(offered: pl.DataFrame, site_codes: pl.Series) -> pl.DataFrame:
     """Split each Tag into value (scaled by 10⁴), calculation id and site; say why when it is invalid."""
+    # A catalogue uses a handful of distinct Tags: parse each once, not once per item.
+    parsed = _parse_distinct_tags(offered.select("tag").unique(), site_codes)
+    return offered.join(parsed, on="tag", how="left", nulls_equal=True)
+
+
+def _parse_distinct_tags(tags: pl.DataFrame, site_codes: pl.Series) -> pl.DataFrame:
     parts = pl.col("tag").str.extract_groups(TAG_PATTERN)
     blank = pl.col("tag").is_null() | (pl.col("tag") == "") | (pl.col("tag") == "0")
-    parsed = offered.with_columns(parts=parts).with_columns(
+    parsed = tags.with_columns(parts=parts).with_columns(
         value=(pl.col("parts").struct.field("1").cast(pl.Decimal(18, 4)) * SCALE).cast(pl.Int64),
         calculation=pl.col("parts").struct.field("2").cast(pl.Int64, strict=False),
         site=pl.col("parts").struct.field("3"),
@@ -98,7 +104,9 @@ def compute_quantities(
         .join(by_site, on=["item_id", "site"], how="left")
         .with_columns(pl.col("all_sites", "site_available").fill_null(0))
     )
-    base = pl.when(pl.col("site").is_not_null()).then(pl.col("site_available")).otherwise(pl.col("all_sites"))
+    # A site's units already promised elsewhere (holds beyond another site's stock) are not free to
+    # sell: a site-scoped Tag never lists more than the item has available over all sites.
+    base = pl.when(pl.col("site").is_not_null()).then(pl.min_horizontal("site_available", "all_sites")).otherwise(pl.col("all_sites"))
     quantity = (
         pl.when(pl.col("backorderable")).then(pl.lit(backorder_quantity, pl.Int64))
         .otherwise(apply_reserve(base, pl.col("calculation"), pl.col("value")))

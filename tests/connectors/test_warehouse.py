@@ -93,6 +93,21 @@ def test_landings_are_parquet_files_behind_a_view(tmp_path):
     assert (tmp_path / "warehouse.duckdb").stat().st_size < 2_000_000
 
 
+def test_a_landing_knows_when_the_same_rows_come_again(tmp_path):
+    wh = Warehouse(tmp_path / "warehouse.duckdb")
+    stock = pl.DataFrame({"item_id": [1, 2, 3], "on_hand": [5, 0, 7]})
+    assert not wh.landed_already("om_inventory", stock)
+    with wh.write() as con:
+        wh.land(con, "om_inventory", stock, "run-1")
+    assert wh.landed_already("om_inventory", stock.reverse()), "the same rows in another order"
+    assert not wh.landed_already("om_inventory", stock.with_columns(on_hand=pl.Series([5, 1, 7])))
+    assert not wh.landed_already("om_inventory", stock.cast({"on_hand": pl.Int32})), "another schema"
+    assert not wh.landed_already("om_inventory", stock.head(2))
+    with wh.write() as con:
+        wh.land(con, "om_inventory", stock.head(2), "run-2")
+    assert not wh.landed_already("om_inventory", stock), "only the newest landing counts"
+
+
 WRITER = textwrap.dedent(
     """
     import sys

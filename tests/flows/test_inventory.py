@@ -44,8 +44,10 @@ def test_a_run_sets_every_quantity_and_a_rerun_sends_nothing(world):
     assert (state["quantity_accepted"] == state["quantity_sent"]).all() and set(state["quantity_verdict"]) == {"ACCEPTED"}
 
     feeds_before = world.sandbox.admin("GET", "calls")["calls"]["createFeed"]
+    landed = sorted(world.warehouse.landing_dir.rglob("*.parquet"))
     again = inventory(**FAST)
     assert again["messages sent"] == 0 and world.sandbox.admin("GET", "calls")["calls"]["createFeed"] == feeds_before
+    assert sorted(world.warehouse.landing_dir.rglob("*.parquet")) == landed, "an unchanged OM is not landed again"
     with world.warehouse.read() as con:
         runs = con.execute("SELECT outcome, count_out FROM ops.runs WHERE flow = 'inventory' ORDER BY started").fetchall()
         bad_tags = con.execute("SELECT count(*) FROM ops.quarantine WHERE flow = 'inventory' AND reason LIKE '%sent the unadjusted%' AND resolved_at IS NULL").fetchone()[0]

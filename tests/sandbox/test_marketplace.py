@@ -1,6 +1,7 @@
 """The simulated marketplace without HTTP: determinism, life cycles, feeds, settlements, persistence."""
 
 import json
+import time
 from decimal import Decimal
 
 import pytest
@@ -153,6 +154,17 @@ def test_settlement_periods_close_by_themselves():
     m = Marketplace(seed=2, settlement_days=14)
     m.advance(29 * 86400)
     assert len(m.state.reports) == 2
+
+
+def test_a_new_time_scale_keeps_the_time_already_elapsed():
+    market = Marketplace(seed=1, time_scale=1000)
+    market.advance(7200)
+    time.sleep(0.02)  # 20 simulated seconds at 1000×
+    before = market.clock.elapsed()
+    market.clock.set_time_scale(1)
+    assert before <= market.clock.elapsed() < before + 1
+    with pytest.raises(ValueError):
+        market.clock.set_time_scale(0)
 
 
 def test_state_survives_a_restart(tmp_path):

@@ -54,6 +54,12 @@ def test_holds_are_taken_off_per_site_and_in_total():
     assert quantity(held=(20, 0)) == 0
 
 
+def test_a_site_scoped_tag_never_lists_more_than_all_sites_have():
+    # DAL holds one unit, but CHI has already promised one it does not have: nothing is free to sell
+    assert quantity(tag="0:0:DAL", stock=(0, 1), held=(1, 0)) == 0
+    assert quantity(tag="5:1:DAL", stock=(-3, 6), held=(0, 0)) == 3
+
+
 def test_backorderable_items_are_1000_whatever_the_stock_or_tag():
     assert quantity(backorderable=True, stock=(0, 0)) == 1000
     assert quantity(backorderable=True, tag="1:1") == 1000
