@@ -34,8 +34,12 @@ def main() -> None:
                 admin.post("/listings", json={"listings": [{"sku": s, "productType": "PRODUCT", "quantity": 99_999, "price": "19.99"} for s in skus]}).raise_for_status()
                 placed = time.perf_counter()
                 for _ in range(count // 10_000):
-                    admin.post("/orders", json={"count": 10_000}).raise_for_status()
-                admin.post("/clock/advance", json={"seconds": 7200}).raise_for_status()
+                    admin.post("/orders", json={"count": 10_000, "basketSizes": [1, 2, 3, 4]}).raise_for_status()  # 2.5 lines per order
+                admin.post("/clock/advance", json={"seconds": 7200}).raise_for_status()  # every order leaves PENDING
+                # Then real time, a little later: searchOrders stops 2 minutes before now, and no order
+                # may change (Amazon ships its own) while the flow reads, so the flow sees all of them.
+                admin.post("/clock", json={"timeScale": 1}).raise_for_status()
+                admin.post("/clock/advance", json={"seconds": 180}).raise_for_status()
                 placed = time.perf_counter() - placed
                 lines = sum(len(o["lines"]) for o in admin.get("/orders").json()["orders"])
             env = bench.env(sandbox.url)

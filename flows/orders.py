@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import io
-import json
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import orjson
 import polars as pl
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -26,21 +30,44 @@ from transforms.orders import (ORDER_SCHEMA, PII_FIELDS, choose_hold_sites, flat
 WATERMARK = "last_updated_before"
 
 
+PARSE_BATCH = 2_000  # orders per background parse: large enough to amortise, small enough to overlap
+
+
 @dataclass
 class Fetched:
-    """The orders as JSON text: complete (for the OM) and without buyer data (for the warehouse)."""
+    """The orders as typed rows (complete, for the OM), parsed in a background thread while the next
+    pages download (Polars parses without holding the GIL); and as JSON text without buyer data (for
+    the warehouse)."""
 
-    full: list[str] = field(default_factory=list)
+    parser: ThreadPoolExecutor
+    parsed: list[Future] = field(default_factory=list)
+    unparsed: list[bytes] = field(default_factory=list)
     redacted: list[str] = field(default_factory=list)
     order_ids: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
 
     def add(self, orders: list[dict]) -> None:
         for order in orders:
-            self.full.append(json.dumps(order))
-            self.redacted.append(json.dumps({k: v for k, v in order.items() if k not in PII_FIELDS}))
+            self.unparsed.append(orjson.dumps(order))
+            self.redacted.append(orjson.dumps({k: v for k, v in order.items() if k not in PII_FIELDS}).decode())
             self.order_ids.append(order["orderId"])
             self.updated.append(order["lastUpdatedTime"])
+        if len(self.unparsed) >= PARSE_BATCH:
+            self.parse_unparsed()
+
+    def parse_unparsed(self) -> None:
+        if self.unparsed:
+            self.parsed.append(self.parser.submit(_parse_orders, self.unparsed))
+            self.unparsed = []
+
+    def rows(self) -> pl.DataFrame:
+        self.parse_unparsed()
+        frames = [parse.result() for parse in self.parsed]
+        return pl.concat(frames) if frames else pl.DataFrame(schema=ORDER_SCHEMA)
+
+
+def _parse_orders(lines: list[bytes]) -> pl.DataFrame:
+    return pl.read_ndjson(io.BytesIO(b"\n".join(lines)), schema=ORDER_SCHEMA)
 
 
 @task(cache_policy=NO_CACHE)
@@ -52,18 +79,36 @@ def fetch_orders(amazon: AmazonConnector, warehouse: Warehouse, overlap_minutes:
         waiting = ops.waiting_orders(con)
     before = amazon.amazon_now() - timedelta(minutes=2)
     since = datetime.fromisoformat(mark) if mark else before - timedelta(days=initial_days)
-    fetched, bound = Fetched(), None
-    for page in amazon.search_orders(since - timedelta(minutes=overlap_minutes), before):
-        fetched.add(page.get("orders", []))
-        bound = page.get("lastUpdatedBefore") or bound
-    fetched.add([amazon.get_order(order_id) for order_id in waiting])
+    bound = None
+    with ThreadPoolExecutor(1, thread_name_prefix="omsync-parse") as parser, _no_cycle_collection():
+        fetched = Fetched(parser)
+        for page in amazon.search_orders(since - timedelta(minutes=overlap_minutes), before):
+            fetched.add(page.get("orders", []))
+            bound = page.get("lastUpdatedBefore") or bound
+        fetched.add([amazon.get_order(order_id) for order_id in waiting])
+        fetched.parse_unparsed()
     return fetched, (bound or before.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Each page decodes ~30,000 short-lived objects, which set off collections that walk everything
+    alive (Prefect and the libraries: ~350,000 objects): measured, a sixth of a 30,000-order fetch.
+    Decoded JSON holds no reference cycles, so reference counting frees the pages; the cycle
+    collector resumes when the fetch ends."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def as_frame(fetched: Fetched) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The orders as typed Polars rows (buyer data included, for the OM only) and their landing copy
     without it (the warehouse never holds names, e-mails or addresses)."""
-    raw = pl.read_ndjson(io.StringIO("\n".join(fetched.full)), schema=ORDER_SCHEMA) if fetched.full else pl.DataFrame(schema=ORDER_SCHEMA)
+    raw = fetched.rows()
     redacted = pl.DataFrame({"order_id": fetched.order_ids, "last_updated": fetched.updated, "order_json": fetched.redacted},
                             schema={"order_id": pl.String, "last_updated": pl.String, "order_json": pl.String})
     return latest_versions(raw), redacted

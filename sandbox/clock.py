@@ -45,7 +45,7 @@ class SimClock:
 
 def iso(moment: datetime) -> str:
     """Amazon's ISO 8601 form: UTC with a Z."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def parse_iso(text: str) -> datetime:

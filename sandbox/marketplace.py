@@ -3,6 +3,7 @@ settlement reports, moved forward by a simulated clock. Thread-safe: every chang
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import json
 import heapq
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from sandbox.clock import SimClock, iso
 from sandbox.feeds import FeedOutcome, ParsedFeed, apply_listings_feed, fatal_outcome, parse_listings_feed
@@ -24,6 +25,7 @@ from sandbox.marketplaces import marketplace
 from sandbox.orders import Buyer, OrderLine, SimOrder, cents, make_buyer, order_id_for, order_json
 from sandbox import settlement_report
 
+BASKET_SIZES = [1, 1, 1, 2, 2, 3]  # lines per order, drawn at random
 FEED_QUEUE_SECONDS = (20.0, 60.0)  # simulated time a feed waits IN_QUEUE
 PENDING_SECONDS = (300.0, 1800.0)  # until payment is authorised
 AFN_SHIP_SECONDS = (7200.0, 43200.0)
@@ -125,6 +127,25 @@ class State:
     fatal_feeds: int = 0
 
 
+class OrderIndex:
+    """(ISO time, order id) of orders sorted by one of their timestamps."""
+
+    def __init__(self, field_name: str, orders: Iterable[SimOrder]) -> None:
+        self.field_name = field_name
+        self.key_of = {o.order_id: (iso(getattr(o, field_name)), o.order_id) for o in orders}
+        self.keys = sorted(self.key_of.values())
+
+    def refile(self, order: SimOrder) -> None:
+        key = (iso(getattr(order, self.field_name)), order.order_id)
+        old = self.key_of.get(order.order_id)
+        if old == key:
+            return
+        if old is not None:
+            del self.keys[bisect.bisect_left(self.keys, old)]
+        bisect.insort(self.keys, key)
+        self.key_of[order.order_id] = key
+
+
 class Marketplace:
     def __init__(self, seed: int = 0, time_scale: float = 1.0, marketplace_id: str = "ATVPDKIKX0DER",
                  seller_id: str = "A1OMSYNCDEMO", order_rate: float = 0.0, settlement_days: float = 14.0,
@@ -136,8 +157,8 @@ class Marketplace:
         self.throttled: Counter[str] = Counter()
         self.faults: dict[str, Fault] = {}
         self.response_violations: list[str] = []
-        self._index: dict[str, tuple] = {}
-        self._order_changes = 0
+        self._index: dict[str, OrderIndex] = {}
+        self._changed_orders: set[str] = set()
         self._views: dict[tuple, tuple] = {}
         loaded = self._load(state_file)
         if loaded:
@@ -202,6 +223,7 @@ class Marketplace:
             self.faults.clear()
             self.response_violations.clear()
             self._index.clear()
+            self._changed_orders.clear()
             self._views.clear()
             self.fault_random = random.Random(f"{self.state.seed}:faults")
 
@@ -322,21 +344,25 @@ class Marketplace:
 
     # --- orders ----------------------------------------------------------------------------
 
-    def place_orders(self, count: int, fulfilled_by: str | None = None, skus: list[str] | None = None) -> list[str]:
-        """Buyers place `count` orders now, for listed SKUs with a price (and stock, if merchant-fulfilled)."""
+    def place_orders(self, count: int, fulfilled_by: str | None = None, skus: list[str] | None = None,
+                     basket_sizes: list[int] | None = None) -> list[str]:
+        """Buyers place `count` orders now, for listed SKUs with a price (and stock, if merchant-fulfilled),
+        each with as many lines as one of `basket_sizes` drawn at random says."""
+        if basket_sizes is not None and (not basket_sizes or min(basket_sizes) < 1):
+            raise ValueError("basket sizes must be a non-empty list of positive line counts")
         with self.lock:
             candidates = [self.state.listings[s] for s in skus if s in self.state.listings] if skus else self.state.listings.values()
             priced = [l for l in candidates if l.price()]
             in_stock = [l for l in priced if (l.quantity() or 0) > 0]
             placed = []
             for _ in range(count):
-                order = self._place_order(fulfilled_by, priced, in_stock)
+                order = self._place_order(fulfilled_by, priced, in_stock, basket_sizes or BASKET_SIZES)
                 if order is None:
                     break
                 placed.append(order.order_id)
             return placed
 
-    def _place_order(self, fulfilled_by: str | None, priced: list[Listing], in_stock: list[Listing]) -> SimOrder | None:
+    def _place_order(self, fulfilled_by: str | None, priced: list[Listing], in_stock: list[Listing], basket_sizes: list[int]) -> SimOrder | None:
         """One buyer's order from `priced` listings (Amazon-fulfilled) or `in_stock` ones (merchant),
         taking the stock it buys; a listing that sells out leaves `in_stock`."""
         state = self.state
@@ -347,7 +373,7 @@ class Marketplace:
         if not orderable:
             return None
         state.order_numbers = number
-        picked = r.sample(orderable, k=min(len(orderable), r.choice([1, 1, 1, 2, 2, 3])))
+        picked = r.sample(orderable, k=min(len(orderable), r.choice(basket_sizes)))
         now, elapsed = self.now(), self.clock.elapsed()
         lines = []
         for listing in sorted(picked, key=lambda l: l.sku):
@@ -368,7 +394,7 @@ class Marketplace:
         order.cancel_before_release, order.cancel_after_release = roll < 0.03, 0.03 <= roll < 0.045 and channel == "MERCHANT"
         state.orders[order.order_id] = order
         heapq.heappush(state.due, (order.due, number, order.order_id))
-        self.orders_changed()
+        self.orders_changed(order)
         return order
 
     def _choose_buyer(self, r: random.Random, channel: str) -> Buyer | None:
@@ -397,7 +423,7 @@ class Marketplace:
         while state.due and state.due[0][0] <= elapsed:
             due, number, order_id = heapq.heappop(state.due)
             order = state.orders[order_id]
-            self.orders_changed()
+            self.orders_changed(order)
             r = random.Random(f"{state.seed}:step:{number}:{order.status}")
             if order.status == "PENDING":
                 if order.cancel_before_release:
@@ -420,7 +446,7 @@ class Marketplace:
 
     def _cancel(self, order: SimOrder) -> None:
         order.status, order.updated = "CANCELLED", self.now()
-        self.orders_changed()
+        self.orders_changed(order)
 
     def order_view(self, order: SimOrder, included: set[str]) -> dict[str, Any]:
         """The order as the Orders API shows it, built once per version of the order (a page of a
@@ -432,19 +458,22 @@ class Marketplace:
             cached = self._views[key] = (version, order_json(order, self.info, included))
         return cached[1]
 
-    def orders_changed(self) -> None:
-        """An order was placed or changed: searchOrders' index is stale."""
-        self._order_changes += 1
+    def orders_changed(self, order: SimOrder) -> None:
+        """An order was placed or changed: searchOrders' indexes re-file it at the next search."""
+        self._changed_orders.add(order.order_id)
 
     def orders_by(self, field_name: str) -> list[tuple[str, str]]:
-        """(time, order id) of every order sorted by `created` or `updated`: searchOrders' index, rebuilt
-        only when an order was placed or changed since."""
-        signature = self._order_changes
-        cached = self._index.get(field_name)
-        if cached is None or cached[0] != signature:
-            keys = sorted((iso(getattr(o, field_name)), o.order_id) for o in self.state.orders.values())
-            self._index[field_name] = cached = (signature, keys)
-        return cached[1]
+        """(time, order id) of every order sorted by `created` or `updated`: searchOrders' index, kept
+        in order one changed order at a time (re-sorting 100,000 orders per page would make the
+        sandbox, not the client, the bottleneck of a large import)."""
+        with self.lock:
+            for order_id in self._changed_orders:
+                for index in self._index.values():
+                    index.refile(self.state.orders[order_id])
+            self._changed_orders.clear()
+            if field_name not in self._index:
+                self._index[field_name] = OrderIndex(field_name, self.state.orders.values())
+            return self._index[field_name].keys  # read under the lock the API handlers hold
 
     def cancel_order(self, order_id: str) -> SimOrder:
         """Admin: the buyer cancels now (refused once anything shipped, as on Amazon)."""

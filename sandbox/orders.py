@@ -8,6 +8,7 @@ import string
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 from sandbox.clock import iso
@@ -117,7 +118,13 @@ def order_id_for(seed: int, number: int) -> str:
 
 
 def money(amount: Decimal, currency: str) -> dict[str, str]:
-    return {"amount": f"{cents(amount):.2f}", "currencyCode": currency}
+    return {"amount": _amount_text(amount), "currencyCode": currency}
+
+
+@lru_cache(maxsize=65_536)
+def _amount_text(amount: Decimal) -> str:
+    """Rendering an order formats ~20 amounts, and a shop's prices, taxes and totals repeat."""
+    return f"{cents(amount):.2f}"
 
 
 def order_json(order: SimOrder, info: MarketplaceInfo, included: set[str]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -69,6 +70,13 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     return str(value)
+
+
+def _dump(payload: Any) -> bytes:
+    """JSON as the standard library writes it with `default=str`, several times faster (a page of
+    100 orders is ~300 KB)."""
+    return orjson.dumps(payload, default=_json_default,
+                        option=orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS)
 
 
 def _encode_token(payload: dict[str, Any]) -> str:
@@ -198,8 +206,7 @@ class SandboxApp:
             headers = self._headers(request_id, shown_rate)
             if payload is None:
                 return Response(status_code=status, headers=headers)
-            content = json.dumps(payload, default=_json_default)
-            return Response(content, status, headers=headers, media_type="application/json")
+            return Response(_dump(payload), status, headers=headers, media_type="application/json")
 
         return endpoint
 
@@ -398,7 +405,7 @@ class SandboxApp:
             market.state.confirmations.append({**record, "status": 400, "error": str(exc)})
             raise ApiError(400, "InvalidInput", str(exc)) from None
         market.state.confirmations.append({**record, "status": 204})
-        market.orders_changed()
+        market.orders_changed(order)
         return 204, None
 
     # --- reports ---------------------------------------------------------------------------
@@ -461,7 +468,7 @@ class SandboxApp:
             return JSONResponse({"error": f"not found: {exc}"}, 404)
         except (ValueError, TypeError) as exc:
             return JSONResponse({"error": str(exc)}, 400)
-        return Response(json.dumps(answer, default=_json_default), 200, media_type="application/json")
+        return Response(_dump(answer), 200, media_type="application/json")
 
     def _admin(self, action: str, method: str, body: dict, query: dict) -> Any:
         market = self.market
@@ -484,7 +491,7 @@ class SandboxApp:
                          "price": None if l.price() is None else str(l.price()), "attributes": l.attributes}
                         for l in market.state.listings.values() if wanted is None or l.sku in wanted]}
             case ("POST", "orders"):
-                placed = market.place_orders(int(body.get("count", 1)), body.get("fulfilledBy"), body.get("skus"))
+                placed = market.place_orders(int(body.get("count", 1)), body.get("fulfilledBy"), body.get("skus"), body.get("basketSizes"))
                 if body.get("release"):
                     market.advance(max(0.0, max((market.state.orders[i].due for i in placed), default=0) - market.clock.elapsed()) + 1)
                 return {"orderIds": placed}

@@ -47,6 +47,15 @@ def test_merchant_orders_take_stock_and_never_oversell():
     assert ordered == 3 and m.state.listings["ONLY"].quantity() == 0
 
 
+def test_basket_sizes_set_the_lines_per_order():
+    m = market()
+    m.place_orders(400, basket_sizes=[1, 2, 3, 4])
+    sizes = [len(o.lines) for o in m.state.orders.values()]
+    assert set(sizes) == {1, 2, 3, 4} and 2.3 < sum(sizes) / len(sizes) < 2.7
+    with pytest.raises(ValueError):
+        m.place_orders(1, basket_sizes=[0])
+
+
 def test_life_cycle_pending_then_unshipped_with_prices_appearing():
     m = market()
     [order_id] = m.place_orders(1, fulfilled_by="MERCHANT")
