@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gc
 import io
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from queue import Full, Queue
 
 import orjson
 import polars as pl
@@ -28,6 +30,7 @@ from transforms.orders import (ORDER_SCHEMA, PII_FIELDS, choose_hold_sites, flat
                                plan_orders)
 
 WATERMARK = "last_updated_before"
+BATCH_ORDERS = 20_000  # per OM transaction: the next batch downloads while this one is imported
 
 
 PARSE_BATCH = 2_000  # orders per background parse: large enough to amortise, small enough to overlap
@@ -70,24 +73,70 @@ def _parse_orders(lines: list[bytes]) -> pl.DataFrame:
     return pl.read_ndjson(io.BytesIO(b"\n".join(lines)), schema=ORDER_SCHEMA)
 
 
-@task(cache_policy=NO_CACHE)
-def fetch_orders(amazon: AmazonConnector, warehouse: Warehouse, overlap_minutes: float, initial_days: float) -> tuple[Fetched, str]:
-    """Every order updated since the watermark (minus an overlap), plus the orders still waiting; and
-    Amazon's own lastUpdatedBefore, the next watermark."""
+class OrderStream:
+    """Every order updated since the watermark (minus an overlap), then the orders still waiting, in
+    batches of about `batch_size`, fetched by a background thread while the flow imports the batch
+    before (Amazon and the OM work at the same time). `bound`: Amazon's own lastUpdatedBefore, the
+    next watermark, once the stream is exhausted."""
+
+    def __init__(self, amazon: AmazonConnector, since: datetime, before: datetime, waiting: list[str], batch_size: int) -> None:
+        self.bound = before.strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._batches: Queue = Queue(maxsize=2)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._fetch, args=(amazon, since, before, waiting, batch_size),
+                                        name="omsync-orders-fetch", daemon=True)
+
+    def __enter__(self) -> Iterator[Fetched]:
+        self._thread.start()
+        return self._consume()
+
+    def __exit__(self, *exc) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def _consume(self) -> Iterator[Fetched]:
+        while (batch := self._batches.get()) is not None:
+            if isinstance(batch, BaseException):
+                raise batch
+            yield batch
+
+    def _put(self, item) -> None:
+        while not self._stopped.is_set():
+            try:
+                return self._batches.put(item, timeout=0.5)
+            except Full:
+                continue
+
+    def _fetch(self, amazon: AmazonConnector, since: datetime, before: datetime, waiting: list[str], batch_size: int) -> None:
+        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="omsync-parse") as parser, _no_cycle_collection():
+                fetched = Fetched(parser)
+                for page in amazon.search_orders(since, before):
+                    fetched.add(page.get("orders", []))
+                    self.bound = page.get("lastUpdatedBefore") or self.bound
+                    if len(fetched.order_ids) >= batch_size:
+                        fetched.parse_unparsed()
+                        self._put(fetched)
+                        fetched = Fetched(parser)
+                    if self._stopped.is_set():
+                        return
+                fetched.add([amazon.get_order(order_id) for order_id in waiting])
+                fetched.parse_unparsed()
+            self._put(fetched)
+            self._put(None)
+        except BaseException as exc:
+            self._put(exc)
+
+
+def order_window(amazon: AmazonConnector, warehouse: Warehouse, overlap_minutes: float, initial_days: float) -> tuple[datetime, datetime, list[str]]:
+    """Since the watermark minus the overlap (or `initial_days` back) until two minutes ago by Amazon's
+    clock, and the orders still waiting."""
     with warehouse.read_latest() as con:
         mark = ops.read_watermark(con, "orders", WATERMARK)
         waiting = ops.waiting_orders(con)
     before = amazon.amazon_now() - timedelta(minutes=2)
     since = datetime.fromisoformat(mark) if mark else before - timedelta(days=initial_days)
-    bound = None
-    with ThreadPoolExecutor(1, thread_name_prefix="omsync-parse") as parser, _no_cycle_collection():
-        fetched = Fetched(parser)
-        for page in amazon.search_orders(since - timedelta(minutes=overlap_minutes), before):
-            fetched.add(page.get("orders", []))
-            bound = page.get("lastUpdatedBefore") or bound
-        fetched.add([amazon.get_order(order_id) for order_id in waiting])
-        fetched.parse_unparsed()
-    return fetched, (bound or before.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return since - timedelta(minutes=overlap_minutes), before, waiting
 
 
 @contextmanager
@@ -128,8 +177,8 @@ def import_orders(om: OmDatabase, marketplace_id: str, terms_code: str, orders: 
 
 
 @task(cache_policy=NO_CACHE)
-def record(warehouse: Warehouse, plan, imported: dict, bound: str) -> None:
-    """After the OM commit: what each order became, the waiting queue, then the watermark (Amazon's own bound)."""
+def record(warehouse: Warehouse, plan, imported: dict) -> None:
+    """After the batch's OM commit: what each of its orders became, and the waiting queue."""
     loaded, matches, cancelled = imported["loaded"], imported["matches"], imported["cancelled"]
     seen = (
         plan.record.join(plan.waiting, on="order_id", how="left")
@@ -147,6 +196,12 @@ def record(warehouse: Warehouse, plan, imported: dict, bound: str) -> None:
         ops.record_orders(con, seen.select("order_id", "status", "fulfilled_by", "last_updated", "import_state", "reason",
                                            "sales_order_id", "customer_id", "match_rule"))
         ops.record_quarantine(con, "orders", exceptions)
+
+
+@task(cache_policy=NO_CACHE)
+def save_watermark(warehouse: Warehouse, bound: str) -> None:
+    """Every batch is in the OM and recorded: the next run starts from Amazon's own bound."""
+    with warehouse.write() as con:
         ops.save_watermark(con, "orders", WATERMARK, bound)
 
 
@@ -156,25 +211,37 @@ def orders(overlap_minutes: float = 10.0, initial_days: float = 30.0, terms_code
     settings = Settings.from_env()
     warehouse, om = Warehouse(settings.warehouse), OmDatabase(settings.om_url)
     with recorded_run("orders", warehouse) as run, AmazonConnector(settings) as amazon:
-        fetched, bound = fetch_orders(amazon, warehouse, overlap_minutes, initial_days)
-        raw, redacted = as_frame(fetched)
-        land(warehouse, {"amazon_orders": redacted}, run.run_id)
-        flat, lines = flatten_orders(raw), flatten_lines(raw)
+        since, before, waiting = order_window(amazon, warehouse, overlap_minutes, initial_days)
         items = om.read("SELECT item_id, item_code FROM item")
-        plan = plan_orders(flat, lines, items, orders_in_om(om, flat["order_id"]))
-        imported = import_orders(om, settings.marketplace_id, terms_code, flat, lines, items, plan)
-        record(warehouse, plan, imported, bound)
+        plans, imports = [], []
+        stream = OrderStream(amazon, since, before, waiting, BATCH_ORDERS)
+        with stream as batches:
+            for number, fetched in enumerate(batches, start=1):
+                raw, redacted = as_frame(fetched)
+                land(warehouse, {"amazon_orders": redacted}, f"{run.run_id}-{number}")
+                flat, lines = flatten_orders(raw), flatten_lines(raw)
+                plan = plan_orders(flat, lines, items, orders_in_om(om, flat["order_id"]))
+                imported = import_orders(om, settings.marketplace_id, terms_code, flat, lines, items, plan)
+                record(warehouse, plan, imported)
+                plans.append(plan)
+                imports.append(imported)
+        save_watermark(warehouse, stream.bound)
 
-        loaded, matches, cancelled = imported["loaded"], imported["matches"], imported["cancelled"]
-        states = dict(plan.record.group_by("import_state").len().iter_rows())
-        run.count_in, run.count_out = flat.height, loaded.orders_created
-        run.counts = {"orders seen": flat.height, "new in OM": loaded.orders_created, "lines": loaded.lines_created,
-                      "holds": loaded.holds_created, "cancelled in OM": 0 if cancelled is None else cancelled.cancelled.height,
-                      "waiting": plan.waiting.height, "pending at Amazon": states.get("PENDING", 0),
-                      "cancelled before import": states.get("CANCELLED_BEFORE_IMPORT", 0), "customers created": loaded.customers_created,
-                      **{f"customers by {rule}": n for rule, n in matches.orders.group_by("match_rule").len().sort("match_rule").iter_rows()}}
-        run.add_problems("waiting", plan.waiting.select(key="order_id", raw_value=pl.lit("WAITING"), reason="reason"))
-        if cancelled is not None:
-            run.add_problems("cancelled after shipping", cancelled.already_shipped.select(
+        seen = pl.concat([p.record for p in plans])
+        waiting_now = pl.concat([p.waiting for p in plans])
+        loaded = [i["loaded"] for i in imports]
+        cancelled = [i["cancelled"] for i in imports if i["cancelled"] is not None]
+        rules = pl.concat([i["matches"].orders.select("match_rule") for i in imports])
+        states = dict(seen.group_by("import_state").len().iter_rows())
+        run.count_in, run.count_out = seen.height, sum(l.orders_created for l in loaded)
+        run.counts = {"orders seen": seen.height, "new in OM": run.count_out, "lines": sum(l.lines_created for l in loaded),
+                      "holds": sum(l.holds_created for l in loaded), "cancelled in OM": sum(c.cancelled.height for c in cancelled),
+                      "waiting": waiting_now.height, "pending at Amazon": states.get("PENDING", 0),
+                      "cancelled before import": states.get("CANCELLED_BEFORE_IMPORT", 0),
+                      "customers created": sum(l.customers_created for l in loaded),
+                      **{f"customers by {rule}": n for rule, n in rules.group_by("match_rule").len().sort("match_rule").iter_rows()}}
+        run.add_problems("waiting", waiting_now.select(key="order_id", raw_value=pl.lit("WAITING"), reason="reason"))
+        for c in cancelled:
+            run.add_problems("cancelled after shipping", c.already_shipped.select(
                 key="order_id", raw_value=pl.lit("CANCELLED"), reason=pl.lit("the OM shipped it already: decide on a refund or return")))
         return run.counts

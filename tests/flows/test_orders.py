@@ -51,6 +51,19 @@ def assert_om_matches_amazon(world):
     assert set(holds["external_order_id"]) == merchant_open
 
 
+def test_a_large_import_goes_in_batches_each_committed_once(world, monkeypatch):
+    monkeypatch.setattr("flows.orders.BATCH_ORDERS", 50)  # a batch per page of 100: 3 OM transactions
+    stock_catalog(world, quantity=200)
+    world.sandbox.admin("POST", "orders", {"count": 250, "release": True})
+    world.sandbox.admin("POST", "clock/advance", {"seconds": 300})
+    first = orders()
+    assert_om_matches_amazon(world)
+    assert first["new in OM"] == first["orders seen"] - first["pending at Amazon"] - first["cancelled before import"]
+    assert len(list((world.warehouse.landing_dir / "amazon_orders").glob("*.parquet"))) >= 3, "one landing per batch"
+    created = world.om.read("SELECT email FROM customer WHERE source = 'AMAZON' AND email IS NOT NULL")["email"]
+    assert created.len() and created.is_unique().all(), "a buyer met again in a later batch is matched, not created twice"
+
+
 def cancelled_after_shipping(world) -> set[str]:
     with world.warehouse.read() as con:
         return {r[0] for r in con.execute("SELECT amazon_order_id FROM ops.orders WHERE import_state = 'CANCELLED_AFTER_SHIPPING'").fetchall()}
