@@ -31,8 +31,6 @@ from transforms.orders import (ORDER_SCHEMA, PII_FIELDS, choose_hold_sites, flat
 
 WATERMARK = "last_updated_before"
 BATCH_ORDERS = 20_000  # per OM transaction: the next batch downloads while this one is imported
-
-
 PARSE_BATCH = 2_000  # orders per background parse: large enough to amortise, small enough to overlap
 
 
