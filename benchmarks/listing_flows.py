@@ -5,13 +5,9 @@ memory is that process's), reporting to one Prefect API as under `omsync serve`.
 import os
 import time
 
-import httpx
-import polars as pl
-
 from benchmarks.flow_runs import flow_bench, run_child
 from sandbox import om_demo_data
 from sandbox.process import start_sandbox
-from transforms.amazon_items import offered_items
 
 CHILD = """
 import json, resource, sys, time
@@ -43,18 +39,12 @@ def main(flow: str) -> None:
 
     with flow_bench() as bench:
         om, url = bench.om, bench.url
-        data = om_demo_data.generate(items, 5, 1000, 11)
-        om_demo_data.load(om, data)
+        om_demo_data.load(om, om_demo_data.generate(items, 5, 1000, 11))
         # Real time while the full run uploads: Amazon would process the feeds on its own machines,
         # not on our two cores. Then 100,000× so the next run finds every verdict ready.
         sandbox = start_sandbox("--time-scale", "1", "--no-usage-plans")
         try:
-            offered = offered_items(data.items.with_row_index("item_id", 1).with_columns(pl.col("item_id").cast(pl.Int64)),
-                                    data.attributes.join(data.items.with_row_index("item_id", 1).select("item_code", pl.col("item_id").cast(pl.Int64)), on="item_code"))
-            catalog = offered.select(sku="sku", productType="product_type").to_dicts()
-            with httpx.Client(trust_env=False, timeout=600) as client:
-                for start in range(0, len(catalog), 200_000):
-                    client.post(f"{sandbox.url}/_sandbox/listings", json={"listings": catalog[start:start + 200_000]}).raise_for_status()
+            sandbox.publish_catalog(om)
             env = bench.env(sandbox.url)
             floor = _copy_floor(url, OM_TABLES[flow])
             full = run_child(CHILD, env, "0", "delta", flow)  # submit and return: verdicts are collected by the next run

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 import duckdb
 import polars as pl
 
+from connectors.frames import registered
 from connectors.om_schema import DUCK_TYPES, TABLE_BY_NAME, TABLES, Kind, Table, render_ddl
 from omsync.errors import ConfigError
 from omsync.settings import check_om_url, mask_url
@@ -172,8 +173,7 @@ class OmDatabase:
         """Insert the rows whose key is not in the table yet; returns how many were inserted."""
         table = TABLE_BY_NAME[table_name]
         columns = [c for c in table.columns if c.name in rows.columns]
-        con.register("staged_rows", rows)
-        try:
+        with registered(con, "staged_rows", rows):
             targets = ", ".join(c.name for c in columns)
             values = ", ".join(self._stored(c.kind, f"s.{c.name}") for c in columns)
             match = " AND ".join(f"t.{k} = {self._stored(table.column(k).kind, f's.{k}')}" for k in key)
@@ -181,8 +181,6 @@ class OmDatabase:
                 f"INSERT INTO {self.table_ref(table.name)} ({targets}) SELECT {values} FROM staged_rows s "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {self.table_ref(table.name)} t WHERE {match})"
             ).fetchone()[0]
-        finally:
-            con.unregister("staged_rows")
         return inserted
 
     def update_matching(
@@ -193,10 +191,7 @@ class OmDatabase:
         columns = [c for c in table.columns if c.name in rows.columns and c.name not in key]
         if not columns:
             return
-        con.register("staged_rows", rows)
-        try:
+        with registered(con, "staged_rows", rows):
             sets = ", ".join(f"{c.name} = {self._stored(c.kind, f's.{c.name}')}" for c in columns)
             match = " AND ".join(f"t.{k} = {self._stored(table.column(k).kind, f's.{k}')}" for k in key)
             con.execute(f"UPDATE {self.table_ref(table.name)} AS t SET {sets} FROM staged_rows s WHERE {match}")
-        finally:
-            con.unregister("staged_rows")

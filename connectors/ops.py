@@ -7,6 +7,7 @@ from typing import Literal
 import duckdb
 import polars as pl
 
+from connectors.frames import registered
 from transforms.listing_changes import STATE_SCHEMA
 
 Attribute = Literal["quantity", "price"]
@@ -24,8 +25,7 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, count_in: int, count
 
 def record_quarantine(con: duckdb.DuckDBPyConnection, flow: str, found: pl.DataFrame, scope: str | None = None) -> None:
     """Upsert this run's bad input (key, raw_value, reason); what this flow no longer finds is resolved."""
-    con.register("found_rows", found.unique(["key", "reason"], keep="last"))
-    try:
+    with registered(con, "found_rows", found.unique(["key", "reason"], keep="last")):
         con.execute(
             """
             INSERT INTO ops.quarantine (flow, key, raw_value, reason, first_seen, last_seen, resolved_at)
@@ -42,8 +42,6 @@ def record_quarantine(con: duckdb.DuckDBPyConnection, flow: str, found: pl.DataF
             """,
             [flow, scope, f"{scope}%"],
         )
-    finally:
-        con.unregister("found_rows")
 
 
 def read_listing_state(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -52,8 +50,7 @@ def read_listing_state(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 def record_sent(con: duckdb.DuckDBPyConnection, attribute: Attribute, sent: pl.DataFrame) -> None:
     """Remember what went out (sku, product_type, value, feed_id, message_id) as PENDING; what Amazon accepted stays as it was."""
-    con.register("sent_rows", sent)
-    try:
+    with registered(con, "sent_rows", sent):
         con.execute(
             f"""
             INSERT INTO ops.listing_state (sku, product_type, {attribute}_sent, {attribute}_feed_id, {attribute}_message_id,
@@ -65,15 +62,12 @@ def record_sent(con: duckdb.DuckDBPyConnection, attribute: Attribute, sent: pl.D
                 {attribute}_issues = NULL, {attribute}_sent_at = now(), {attribute}_verdict_at = NULL
             """
         )
-    finally:
-        con.unregister("sent_rows")
 
 
 def record_verdicts(con: duckdb.DuckDBPyConnection, attribute: Attribute, feed_id: str, verdicts: pl.DataFrame) -> None:
     """Amazon's verdict on one submission (sku, verdict, issues); ACCEPTED makes the sent value the accepted one.
     Rows already superseded by a later submission are left to that one."""
-    con.register("verdict_rows", verdicts)
-    try:
+    with registered(con, "verdict_rows", verdicts):
         con.execute(
             f"""
             UPDATE ops.listing_state AS s SET
@@ -84,8 +78,6 @@ def record_verdicts(con: duckdb.DuckDBPyConnection, attribute: Attribute, feed_i
             """,
             [feed_id],
         )
-    finally:
-        con.unregister("verdict_rows")
 
 
 def pending_feeds(con: duckdb.DuckDBPyConnection, attribute: Attribute) -> list[str]:
@@ -103,8 +95,7 @@ def skus_of_feed(con: duckdb.DuckDBPyConnection, attribute: Attribute, feed_id: 
 
 def record_held_prices(con: duckdb.DuckDBPyConnection, held: pl.DataFrame) -> None:
     """Price changes held for approval (sku, price, previous, change_percent); a new price restarts the wait."""
-    con.register("held_rows", held)
-    try:
+    with registered(con, "held_rows", held):
         con.execute(
             """
             INSERT INTO ops.price_guard (sku, price, previous, change_percent, status, held_at)
@@ -119,8 +110,6 @@ def record_held_prices(con: duckdb.DuckDBPyConnection, held: pl.DataFrame) -> No
                 price = excluded.price, previous = excluded.previous, change_percent = excluded.change_percent, released_at = NULL
             """
         )
-    finally:
-        con.unregister("held_rows")
 
 
 def approved_prices(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -156,8 +145,7 @@ def save_watermark(con: duckdb.DuckDBPyConnection, flow: str, name: str, value: 
 def record_orders(con: duckdb.DuckDBPyConnection, seen: pl.DataFrame) -> None:
     """Upsert what each Amazon order became (order_id, status, fulfilled_by, last_updated, import_state,
     reason, sales_order_id, customer_id, match_rule); ids and the match rule, once known, are kept."""
-    con.register("seen_orders", seen)
-    try:
+    with registered(con, "seen_orders", seen):
         con.execute(
             """
             INSERT INTO ops.orders (amazon_order_id, sales_order_id, customer_id, match_rule, amazon_status, fulfilled_by,
@@ -172,8 +160,6 @@ def record_orders(con: duckdb.DuckDBPyConnection, seen: pl.DataFrame) -> None:
                 amazon_status = excluded.amazon_status, fulfilled_by = excluded.fulfilled_by,
                 last_updated = excluded.last_updated, import_state = excluded.import_state, reason = excluded.reason
             """)
-    finally:
-        con.unregister("seen_orders")
 
 
 def waiting_orders(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -187,8 +173,7 @@ def read_shipments(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 def record_shipments(con: duckdb.DuckDBPyConnection, results: pl.DataFrame) -> None:
     """Each confirmation sent (shipping_order_id, order_id, package_reference_id, fingerprint, outcome, message)."""
-    con.register("shipment_results", results)
-    try:
+    with registered(con, "shipment_results", results):
         con.execute(
             """
             INSERT INTO ops.shipments
@@ -198,5 +183,3 @@ def record_shipments(con: duckdb.DuckDBPyConnection, results: pl.DataFrame) -> N
                 package_reference_id = excluded.package_reference_id, fingerprint = excluded.fingerprint, outcome = excluded.outcome,
                 message = excluded.message, sent_at = excluded.sent_at, confirmed_at = coalesce(excluded.confirmed_at, ops.shipments.confirmed_at)
             """)
-    finally:
-        con.unregister("shipment_results")

@@ -7,7 +7,8 @@ import re
 import duckdb
 import polars as pl
 
-from connectors.warehouse import Warehouse, registered
+from connectors.frames import registered
+from connectors.warehouse import Warehouse
 
 
 def applied_settlements(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

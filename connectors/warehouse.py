@@ -176,16 +176,6 @@ def fingerprint(frame: pl.DataFrame) -> str:
     return f"polars {pl.__version__}|{schema}|{frame.height}|{frame.hash_rows(seed=FINGERPRINT_SEED).sum()}"
 
 
-@contextmanager
-def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> Iterator[None]:
-    """A Polars frame visible to SQL as `name` for the duration of the block."""
-    con.register(name, frame)
-    try:
-        yield
-    finally:
-        con.unregister(name)
-
-
 def _migrate(con: duckdb.DuckDBPyConnection) -> None:
     """Apply the migrations this file has not seen, each in its own transaction."""
     con.execute("CREATE TABLE IF NOT EXISTS main.schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ)")

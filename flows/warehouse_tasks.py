@@ -11,15 +11,14 @@ from connectors.warehouse import Warehouse
 
 
 @task(cache_policy=NO_CACHE)
-def land(warehouse: Warehouse, frames: dict[str, pl.DataFrame], batch: str) -> list[str]:
+def land(warehouse: Warehouse, frames: dict[str, pl.DataFrame], batch: str) -> None:
     """Keep the raw extract beside the warehouse (Parquet), queryable as landing.<name>; a frame
-    identical to its newest landing is not landed again. Returns the names landed."""
+    identical to its newest landing is not landed again."""
     changed = {name: frame for name, frame in frames.items() if not warehouse.landed_already(name, frame)}
     if changed:
         with warehouse.write() as con:
             for name, frame in changed.items():
                 warehouse.land(con, name, frame, batch)
-    return list(changed)
 
 
 @task(cache_policy=NO_CACHE)
