@@ -10,14 +10,15 @@ from sandbox import om_demo_data
 from sandbox.process import start_sandbox
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 started = time.perf_counter()
 from flows.registry import FLOWS
 imported = time.perf_counter()
 counts = FLOWS[sys.argv[3]](feed_wait_seconds=float(sys.argv[1]), full=sys.argv[2] == "full")
 done = time.perf_counter()
+from benchmarks.flow_runs import peak_mb
 print("OMSYNC-BENCH " + json.dumps({"flow_seconds": done - imported, "import_seconds": imported - started,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "counts": counts}))
+                  "peak_mb": peak_mb(), "counts": counts}))
 """
 OM_TABLES = {"inventory": ["item", "item_attribute", "inventory", "inventory_hold", "site"], "prices": ["item", "item_attribute"]}
 

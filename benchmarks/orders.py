@@ -11,12 +11,13 @@ from sandbox import om_demo_data
 from sandbox.process import start_sandbox
 
 CHILD = """
-import json, resource, time
+import json, time
+from benchmarks.flow_runs import peak_mb
 from flows.orders import orders
 started = time.perf_counter()
 counts = orders(initial_days=3)
 print("OMSYNC-BENCH " + json.dumps({"seconds": time.perf_counter() - started, "counts": counts,
-                                    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                                    "peak_mb": peak_mb()}))
 """
 
 
