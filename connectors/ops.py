@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 
 from connectors.frames import registered
-from transforms.listing_changes import STATE_SCHEMA
+from transforms.listing_changes import STATE_SCHEMAS
 
 Attribute = Literal["quantity", "price"]
 
@@ -44,8 +44,9 @@ def record_quarantine(con: duckdb.DuckDBPyConnection, flow: str, found: pl.DataF
         )
 
 
-def read_listing_state(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return con.execute(f"SELECT {', '.join(STATE_SCHEMA)} FROM ops.listing_state").pl().cast(STATE_SCHEMA)
+def read_listing_state(con: duckdb.DuckDBPyConnection, attribute: Attribute) -> pl.DataFrame:
+    schema = STATE_SCHEMAS[attribute]
+    return con.execute(f"SELECT {', '.join(schema)} FROM ops.listing_state").pl().cast(schema)
 
 
 def record_sent(con: duckdb.DuckDBPyConnection, attribute: Attribute, sent: pl.DataFrame) -> None:

@@ -6,12 +6,14 @@ an advisory file lock; after each committed write the working file is copied and
 renamed over the published `warehouse.duckdb`. Analysts (the `duckdb` CLI, notebooks,
 `omsync sql`) open only the published snapshot: an open session keeps its old snapshot, the next
 one sees the new data, and no flow ever waits for them. Bulky raw landings are Parquet files in
-`<warehouse>.landing/`, reached through views, so a publish never copies them.
+`<warehouse>.landing/`, reached through views, so a publish never copies them. Results worth
+not computing twice are kept in `<warehouse>.cache/`, keyed by what they were computed from.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -20,6 +22,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Iterator
 
 import duckdb
@@ -31,6 +34,7 @@ from omsync.errors import ConfigError, WarehouseBusy
 LOCK_TIMEOUT_SECONDS = 120.0
 FINGERPRINT_KEY = "omsync_fingerprint"
 FINGERPRINT_SEED = 20261128
+CACHE_KEY = "omsync_computed_from"
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,10 @@ class Warehouse:
     @property
     def landing_dir(self) -> Path:
         return self.path.with_name(f"{self.path.stem}.landing")
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.path.with_name(f"{self.path.stem}.cache")
 
     def _prepare_folder(self) -> None:
         try:
@@ -169,11 +177,39 @@ class Warehouse:
         newest = max(landed, key=lambda path: path.stat().st_mtime_ns)
         return pl.read_parquet_metadata(newest).get(FINGERPRINT_KEY) == fingerprint(frame)
 
+    def remember(self, name: str, key: str, frames: dict[str, pl.DataFrame]) -> None:
+        """Keep a computation's result frames under `name`, marked with the key of what it was computed from."""
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        for part, frame in frames.items():
+            target = self.cache_dir / f"{name}.{part}.parquet"
+            partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+            frame.write_parquet(partial, metadata={CACHE_KEY: key})
+            os.replace(partial, target)
+
+    def recall(self, name: str, key: str, parts: list[str]) -> dict[str, pl.DataFrame] | None:
+        """The frames remembered under `name` if every one of them was computed from `key`. A missing
+        or damaged file is only a computation to do again."""
+        paths = {part: self.cache_dir / f"{name}.{part}.parquet" for part in parts}
+        try:
+            if any(pl.read_parquet_metadata(path).get(CACHE_KEY) != key for path in paths.values()):
+                return None
+            return {part: pl.read_parquet(path) for part, path in paths.items()}
+        except (OSError, pl.exceptions.ComputeError):
+            return None
+
 
 def fingerprint(frame: pl.DataFrame) -> str:
     """The same rows under the same schema give the same text, in any order (within one Polars version)."""
     schema = ",".join(f"{name}:{dtype}" for name, dtype in frame.schema.items())
     return f"polars {pl.__version__}|{schema}|{frame.height}|{frame.hash_rows(seed=FINGERPRINT_SEED).sum()}"
+
+
+def computation_key(inputs: dict[str, pl.DataFrame], parameters: dict[str, object], code: list[ModuleType]) -> str:
+    """What a computation's result depends on: its input rows, its parameters and the source of its code."""
+    parts = [f"{name}={fingerprint(frame)}" for name, frame in sorted(inputs.items())]
+    parts += [f"{name}={value!r}" for name, value in sorted(parameters.items())]
+    parts += [f"{module.__name__}={hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()}" for module in code]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def _migrate(con: duckdb.DuckDBPyConnection) -> None:

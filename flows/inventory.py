@@ -5,17 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import polars as pl
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from connectors.amazon import AmazonConnector
 from connectors.om import OmDatabase
-from connectors.warehouse import Warehouse
+from connectors.warehouse import Warehouse, computation_key
 from flows.listing_sync import collect_verdicts, patch_urgently, resolve_pending, send_feeds
 from flows.runs import recorded_run
-from flows.warehouse_tasks import land, read_listing_state, record_problems
+from flows.warehouse_tasks import land, read_listing_state
 from omsync.settings import Settings
-from transforms.availability import BACKORDER_QUANTITY, compute_quantities
+from transforms import amazon_items, availability
+from transforms.availability import BACKORDER_QUANTITY, Quantities, compute_quantities
 from transforms.feed_reports import VERDICT_SCHEMA
 from transforms.listing_changes import quantity_messages, quantity_patches, select_quantity_changes, urgent_zeros
 
@@ -48,27 +49,41 @@ def extract_stock(om: OmDatabase) -> Stock:
         )
 
 
+@task(cache_policy=NO_CACHE)
+def compute_stock_quantities(warehouse: Warehouse, stock: Stock, backorder_quantity: int, default_product_type: str) -> Quantities:
+    """What compute_quantities gives, reused from the last computation while the OM's stock, the settings and
+    the code are unchanged: a quiet OM is read every 15 minutes, and a million quantities need computing once."""
+    parameters = {"backorder_quantity": backorder_quantity, "default_product_type": default_product_type}
+    key = computation_key(stock.frames(), parameters, [availability, amazon_items])
+    kept = warehouse.recall("inventory_quantities", key, ["quantities", "quarantine"])
+    if kept is not None:
+        get_run_logger().info("OM stock and settings unchanged since the last computation: its quantities are reused")
+        return Quantities(kept["quantities"], kept["quarantine"])
+    computed = compute_quantities(stock.items, stock.attributes, stock.inventory, stock.holds, stock.sites, **parameters)
+    warehouse.remember("inventory_quantities", key, {"quantities": computed.quantities, "quarantine": computed.quarantine})
+    return computed
+
+
 @flow(name="inventory")
 def inventory(full: bool = False, urgent_zero_cap: int = 100, backorder_quantity: int = BACKORDER_QUANTITY,
               default_product_type: str = "PRODUCT", feed_wait_seconds: float = 1800.0) -> dict[str, int]:
     """Available-to-sell per SKU → Amazon: only what changed (everything with `full`), zeros first."""
     settings = Settings.from_env()
     warehouse, om = Warehouse(settings.warehouse), OmDatabase(settings.om_url)
+    stock_read = extract_stock.submit(om)  # the OM read, the longest step, overlaps the warehouse work
     with recorded_run("inventory", warehouse) as run, AmazonConnector(settings) as amazon:
         earlier = resolve_pending(amazon, warehouse, "quantity", feed_wait_seconds)
-        state_read = read_listing_state.submit(warehouse)  # warehouse work overlaps the OM read and the computation
-        stock = extract_stock(om)
+        state = read_listing_state(warehouse, "quantity")
+        stock = stock_read.result()
         landed = land.submit(warehouse, stock.frames(), run.run_id)
-        computed = compute_quantities(stock.items, stock.attributes, stock.inventory, stock.holds, stock.sites,
-                                      backorder_quantity, default_product_type)
-        recorded = record_problems.submit(warehouse, "inventory", computed.quarantine)
-        state = state_read.result()
+        computed = compute_stock_quantities(warehouse, stock, backorder_quantity, default_product_type)
+        run.quarantine = computed.quarantine
         changes = select_quantity_changes(computed.quantities, state, full).with_columns(value=pl.col("quantity"))
         zeros = urgent_zeros(changes, state, urgent_zero_cap).with_columns(value=pl.col("quantity"))
         urgent = patch_urgently(amazon, warehouse, "quantity", zeros, quantity_patches) if zeros.height else pl.DataFrame(schema=VERDICT_SCHEMA)
         feed_ids = send_feeds(amazon, warehouse, "quantity", changes, quantity_messages(changes)) if changes.height else []
         verdicts = pl.concat([earlier, collect_verdicts(amazon, warehouse, "quantity", feed_ids, feed_wait_seconds)]) if feed_ids else earlier
-        landed.result(), recorded.result()
+        landed.result()
 
         run.count_in, run.count_out = computed.quantities.height, changes.height
         run.counts = {"SKUs offered": int(computed.quantities["included"].sum()), "messages sent": changes.height,

@@ -15,7 +15,7 @@ from connectors.om import OmDatabase
 from connectors.warehouse import Warehouse
 from flows.listing_sync import collect_verdicts, resolve_pending, send_feeds
 from flows.runs import recorded_run
-from flows.warehouse_tasks import land, read_listing_state, record_problems
+from flows.warehouse_tasks import land, read_listing_state
 from omsync.settings import Settings
 from transforms.pricing import guard_price_changes, price_messages, select_price_changes, validate_prices
 
@@ -53,13 +53,15 @@ def prices(full: bool = False, max_drop_percent: float = 50.0, max_rise_percent:
     """AmazonPrice → Amazon offers: only what changed (everything with `full`); big jumps wait for approval."""
     settings = Settings.from_env()
     warehouse, om = Warehouse(settings.warehouse), OmDatabase(settings.om_url)
+    catalog_read = extract_catalog.submit(om)  # the OM read, the longest step, overlaps the warehouse work
     with recorded_run("prices", warehouse) as run, AmazonConnector(settings) as amazon:
         earlier = resolve_pending(amazon, warehouse, "price", feed_wait_seconds)
-        catalog = extract_catalog(om)
+        state = read_listing_state(warehouse, "price")
+        catalog = catalog_read.result()
         landed = land.submit(warehouse, {"om_items": catalog.items, "om_item_attributes": catalog.attributes}, run.run_id)
         validated = validate_prices(catalog.items, catalog.attributes, settings.currency, default_product_type)
-        record_problems(warehouse, "prices", validated.quarantine)
-        changes = select_price_changes(validated.prices, read_listing_state(warehouse), full)
+        run.quarantine = validated.quarantine
+        changes = select_price_changes(validated.prices, state, full)
         send, held = guard(warehouse, changes, max_drop_percent, max_rise_percent)
         send = send.with_columns(value=pl.col("price"))
         messages = price_messages(send, settings.marketplace_id, settings.currency)

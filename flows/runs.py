@@ -29,6 +29,7 @@ class RunReport:
     problems: list[pl.DataFrame] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)  # extra markdown for the summary
     problems_query: str | None = None  # where a person finds all of them; ops.quarantine unless set
+    quarantine: pl.DataFrame | None = None  # this run's bad input (key, raw_value, reason), kept in ops.quarantine at the end
 
     def add_problems(self, kind: str, frame: pl.DataFrame, key: str = "key", value: str = "raw_value", reason: str = "reason") -> None:
         if frame.height:
@@ -47,7 +48,7 @@ class RunReport:
 
 @contextmanager
 def recorded_run(flow: str, warehouse: Warehouse) -> Iterator[RunReport]:
-    """Write ops.runs at the start and the end, and publish the run's artifacts whatever happens."""
+    """Write ops.runs at the start and the end (with the run's bad input), and publish the run's artifacts whatever happens."""
     prefect_id = str(flow_run.id) if flow_run.id else None
     report = RunReport(flow, prefect_id or str(uuid.uuid4()))
     with warehouse.write() as con:
@@ -63,6 +64,8 @@ def recorded_run(flow: str, warehouse: Warehouse) -> Iterator[RunReport]:
 
 def _finish(warehouse: Warehouse, report: RunReport, outcome: str, message: str) -> None:
     with warehouse.write() as con:
+        if report.quarantine is not None:
+            ops.record_quarantine(con, report.flow, report.quarantine)
         ops.finish_run(con, report.run_id, report.count_in, report.count_out, outcome, message[:2000])
     if flow_run.id is None:
         return

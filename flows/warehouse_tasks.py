@@ -1,4 +1,4 @@
-"""Warehouse steps every flow shares: land the raw extract, record bad input, read listing state."""
+"""Warehouse steps every flow shares: land the raw extract, read listing state."""
 
 from __future__ import annotations
 
@@ -22,12 +22,6 @@ def land(warehouse: Warehouse, frames: dict[str, pl.DataFrame], batch: str) -> N
 
 
 @task(cache_policy=NO_CACHE)
-def record_problems(warehouse: Warehouse, flow_name: str, quarantine: pl.DataFrame) -> None:
-    with warehouse.write() as con:
-        ops.record_quarantine(con, flow_name, quarantine)
-
-
-@task(cache_policy=NO_CACHE)
-def read_listing_state(warehouse: Warehouse) -> pl.DataFrame:
+def read_listing_state(warehouse: Warehouse, attribute: ops.Attribute) -> pl.DataFrame:
     with warehouse.read_latest() as con:
-        return ops.read_listing_state(con)
+        return ops.read_listing_state(con, attribute)

@@ -1,4 +1,4 @@
-"""The warehouse: migrations, published snapshots, the write lock, Parquet landings, real processes."""
+"""The warehouse: migrations, published snapshots, the write lock, Parquet landings, the cache, real processes."""
 
 import multiprocessing as mp
 import os
@@ -11,8 +11,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from connectors.warehouse import Warehouse
+from connectors.warehouse import Warehouse, computation_key
 from omsync.errors import ConfigError, WarehouseBusy
+from transforms import amazon_items, availability
 
 CONTRACT = {
     "ops.listing_state", "ops.orders", "ops.quarantine", "ops.runs",
@@ -106,6 +107,32 @@ def test_a_landing_knows_when_the_same_rows_come_again(tmp_path):
     with wh.write() as con:
         wh.land(con, "om_inventory", stock.head(2), "run-2")
     assert not wh.landed_already("om_inventory", stock), "only the newest landing counts"
+
+
+def test_a_remembered_result_comes_back_only_for_the_same_inputs_parameters_and_code(tmp_path):
+    wh = Warehouse(tmp_path / "warehouse.duckdb")
+    stock = pl.DataFrame({"item_id": [1, 2, 3], "on_hand": [5, 0, 7]})
+    key = computation_key({"stock": stock}, {"level": 1000}, [availability])
+    assert computation_key({"stock": stock.reverse()}, {"level": 1000}, [availability]) == key, "the same rows in another order"
+    others = [computation_key({"stock": stock.with_columns(on_hand=pl.Series([5, 1, 7]))}, {"level": 1000}, [availability]),
+              computation_key({"stock": stock}, {"level": 999}, [availability]),
+              computation_key({"stock": stock}, {"level": 1000}, [availability, amazon_items])]
+    assert len({key, *others}) == 4
+
+    result = {"quantities": pl.DataFrame({"sku": ["A", "B"], "quantity": [5, 7]}), "quarantine": pl.DataFrame({"key": ["C"]})}
+    assert wh.recall("stock", key, ["quantities", "quarantine"]) is None, "nothing remembered yet"
+    wh.remember("stock", key, result)
+    recalled = wh.recall("stock", key, ["quantities", "quarantine"])
+    assert recalled is not None and all(recalled[part].equals(frame) for part, frame in result.items())
+    assert all(wh.recall("stock", other, ["quantities", "quarantine"]) is None for other in others)
+
+    wh.remember("stock", others[0], {"quantities": result["quantities"]})
+    assert wh.recall("stock", key, ["quantities", "quarantine"]) is None, "parts of two computations never mix"
+    assert wh.recall("stock", others[0], ["quantities", "quarantine"]) is None
+
+    wh.remember("stock", key, result)
+    (wh.cache_dir / "stock.quantities.parquet").write_bytes(b"cut short by a full disk")
+    assert wh.recall("stock", key, ["quantities", "quarantine"]) is None, "a damaged file is computed again"
 
 
 WRITER = textwrap.dedent(

@@ -30,6 +30,11 @@ def expected_quantities(world) -> dict[str, int]:
     return dict(computed.filter(pl.col("included")).select("sku", "quantity").iter_rows())
 
 
+def backorderable_skus(world) -> set[str]:
+    return set(world.om.read("SELECT item_code FROM item i JOIN item_attribute a USING (item_id) "
+                             "WHERE backorderable AND active AND a.name = 'AmazonItem' AND a.value <> 'No'")["item_code"])
+
+
 def test_a_run_sets_every_quantity_and_a_rerun_sends_nothing(world):
     world.sandbox.publish_catalog(world.om)
     first = inventory(**FAST)
@@ -37,17 +42,19 @@ def test_a_run_sets_every_quantity_and_a_rerun_sends_nothing(world):
     listings = world.listings()
     assert {sku: listings[sku]["quantity"] for sku in expected} == expected
     assert first["messages sent"] == len(expected) and first["verdict ACCEPTED"] == len(expected)
-    backorderable = world.om.read("SELECT item_code FROM item i JOIN item_attribute a USING (item_id) "
-                                  "WHERE backorderable AND active AND a.name = 'AmazonItem' AND a.value <> 'No'")["item_code"]
-    assert backorderable.len() and all(listings[s]["quantity"] == 1000 for s in backorderable)
+    backorderable = backorderable_skus(world)
+    assert backorderable and all(listings[s]["quantity"] == 1000 for s in backorderable)
     state = world.state()
     assert (state["quantity_accepted"] == state["quantity_sent"]).all() and set(state["quantity_verdict"]) == {"ACCEPTED"}
 
     feeds_before = world.sandbox.admin("GET", "calls")["calls"]["createFeed"]
     landed = sorted(world.warehouse.landing_dir.rglob("*.parquet"))
+    computed = {path: path.stat().st_mtime_ns for path in world.warehouse.cache_dir.iterdir()}
     again = inventory(**FAST)
     assert again["messages sent"] == 0 and world.sandbox.admin("GET", "calls")["calls"]["createFeed"] == feeds_before
     assert sorted(world.warehouse.landing_dir.rglob("*.parquet")) == landed, "an unchanged OM is not landed again"
+    assert computed and {path: path.stat().st_mtime_ns for path in world.warehouse.cache_dir.iterdir()} == computed, \
+        "an unchanged OM is not computed again"
     with world.warehouse.read() as con:
         runs = con.execute("SELECT outcome, count_out FROM ops.runs WHERE flow = 'inventory' ORDER BY started").fetchall()
         bad_tags = con.execute("SELECT count(*) FROM ops.quarantine WHERE flow = 'inventory' AND reason LIKE '%sent the unadjusted%' AND resolved_at IS NULL").fetchone()[0]
@@ -100,6 +107,17 @@ def test_zeros_go_first_and_items_leaving_amazon_get_zero_once(world):
     assert listings[sold_out]["quantity"] == 0 and listings[leaving]["quantity"] == 0
     third = inventory(**FAST)
     assert third["messages sent"] == 0, "an item that left Amazon is left alone once it is at 0"
+
+
+@pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
+def test_a_new_backorder_level_reaches_amazon_on_the_next_run(world):
+    world.sandbox.publish_catalog(world.om)
+    inventory(**FAST)
+    backorderable = backorderable_skus(world)
+    changed = inventory(backorder_quantity=250, **FAST)
+    assert backorderable and changed["messages sent"] == len(backorderable)
+    listings = world.listings()
+    assert {listings[sku]["quantity"] for sku in backorderable} == {250}
 
 
 def test_full_sends_everything(world):
