@@ -157,9 +157,7 @@ class Warehouse:
         folder = self.landing_dir / dataset
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{batch}.parquet"
-        partial = folder / f".{batch}.parquet.tmp"
-        frame.write_parquet(partial, metadata={FINGERPRINT_KEY: fingerprint(frame)})
-        os.replace(partial, target)
+        _write_parquet(frame, target, {FINGERPRINT_KEY: fingerprint(frame)})
         glob = str((folder / "*.parquet").resolve()).replace("'", "''")
         con.execute("CREATE SCHEMA IF NOT EXISTS landing")
         con.execute(
@@ -181,10 +179,7 @@ class Warehouse:
         """Keep a computation's result frames under `name`, marked with the key of what it was computed from."""
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         for part, frame in frames.items():
-            target = self.cache_dir / f"{name}.{part}.parquet"
-            partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-            frame.write_parquet(partial, metadata={CACHE_KEY: key})
-            os.replace(partial, target)
+            _write_parquet(frame, self.cache_dir / f"{name}.{part}.parquet", {CACHE_KEY: key})
 
     def recall(self, name: str, key: str, parts: list[str]) -> dict[str, pl.DataFrame] | None:
         """The frames remembered under `name` if every one of them was computed from `key`. A missing
@@ -196,6 +191,13 @@ class Warehouse:
             return {part: pl.read_parquet(path) for part, path in paths.items()}
         except (OSError, pl.exceptions.ComputeError):
             return None
+
+
+def _write_parquet(frame: pl.DataFrame, target: Path, metadata: dict[str, str]) -> None:
+    """Readers see the old file or the whole new one, never a half-written one."""
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    frame.write_parquet(partial, metadata=metadata)
+    os.replace(partial, target)
 
 
 def fingerprint(frame: pl.DataFrame) -> str:
