@@ -172,3 +172,25 @@ def test_killed_between_the_om_commit_and_the_watermark_the_rerun_duplicates_not
     assert rerun["new in OM"] == 0 and rerun["customers created"] == 0
     assert om_orders(world).equals(imported)
     assert_om_matches_amazon(world)
+
+
+@pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
+def test_batches_of_one_run_never_resolve_each_others_quarantine(world, monkeypatch):
+    monkeypatch.setattr("flows.orders.BATCH_ORDERS", 50)  # a batch per page of 100
+    stock_catalog(world, quantity=200)
+    world.sandbox.admin("POST", "listings", {"listings": [{"sku": "NEW-ITEM-1", "productType": "PRODUCT", "quantity": 50, "price": "9.99"}]})
+    waiting = world.sandbox.admin("POST", "orders", {"count": 3, "skus": ["NEW-ITEM-1"], "fulfilledBy": "MERCHANT", "release": True})["orderIds"]
+    world.sandbox.admin("POST", "clock/advance", {"seconds": 60})
+    world.sandbox.admin("POST", "orders", {"count": 150, "release": True})  # later pages: later batches
+    world.sandbox.admin("POST", "clock/advance", {"seconds": 300})
+    first = orders()
+    assert first["waiting"] >= 3
+
+    def still_open() -> set[str]:
+        with world.warehouse.read() as con:
+            return {r[0] for r in con.execute("SELECT key FROM ops.quarantine WHERE flow = 'orders' AND resolved_at IS NULL").fetchall()}
+
+    assert still_open() >= set(waiting), "a later batch resolved the first batch's problems"
+    world.om_execute(lambda t: f"INSERT INTO {t('item')} (item_code, description, backorderable, active) VALUES ('NEW-ITEM-1', 'New', false, true)", [])
+    orders()
+    assert not still_open() & set(waiting), "a full run that no longer finds them resolves them"
