@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -25,6 +26,11 @@ class LoadResult:
 class CancelResult:
     cancelled: pl.DataFrame  # order_id
     already_shipped: pl.DataFrame  # order_id: cancelled by Amazon after the OM shipped it
+
+
+def item_codes(om: OmDatabase) -> pl.DataFrame:
+    """Every OM item (item_id, item_code): an order line's SKU is an item code."""
+    return om.read("SELECT item_id, item_code FROM item")
 
 
 def orders_in_om(om: OmDatabase, order_ids: pl.Series) -> pl.Series:
@@ -64,7 +70,8 @@ def stock_by_site(om: OmDatabase, item_ids: pl.Series) -> pl.DataFrame:
 
 def load_orders(om: OmDatabase, orders: pl.DataFrame, lines: pl.DataFrame, customers: pl.DataFrame, terms_code: str) -> LoadResult:
     """Create customers, sales orders, lines and holds that do not exist yet, in one transaction.
-    orders: flattened orders with customer_no; lines: flattened lines with item_id and site_id (holds)."""
+    orders: flattened orders with customer_no and om_status; lines: flattened lines with item_id,
+    qty_shipped and site_id (where a hold is due)."""
     now = datetime.now(timezone.utc)
     with om.session() as con:
         con.begin()
@@ -74,7 +81,7 @@ def load_orders(om: OmDatabase, orders: pl.DataFrame, lines: pl.DataFrame, custo
         rows = orders.join(customer_ids, on="order_id").select(
             order_no=pl.format("AMZ-{}", "order_id"), channel=pl.lit(CHANNEL), external_order_id="order_id", marketplace_id="marketplace_id",
             customer_id="customer_id", order_date="created",
-            status=pl.when(pl.col("fulfilled_by") == "AMAZON").then(pl.lit("closed")).otherwise(pl.lit("open")),
+            status="om_status",
             fulfilled_by="fulfilled_by", currency="currency", subtotal="subtotal", shipping="shipping", tax="tax", discount="discount",
             total="total", terms_code=pl.lit(terms_code), ship_to_name="ship_name", ship_to_address1="ship_address1",
             ship_to_address2="ship_address2", ship_to_city="ship_city", ship_to_region="ship_region",
@@ -82,17 +89,15 @@ def load_orders(om: OmDatabase, orders: pl.DataFrame, lines: pl.DataFrame, custo
         created_orders = om.insert_missing(con, "sales_order", rows, ("channel", "external_order_id"))
         ids = con.execute("SELECT b.order_id, s.sales_order_id, s.customer_id, s.fulfilled_by FROM batch_orders b "
                           "JOIN sales_order s ON s.external_order_id = b.order_id AND s.channel = ?", [CHANNEL]).pl()
-        line_rows = lines.join(ids, on="order_id").select(
-            "sales_order_id", "line_no", "item_id", external_line_id="order_item_id", qty_ordered="quantity",
-            qty_shipped=pl.when(pl.col("fulfilled_by") == "AMAZON").then("quantity").otherwise(0),
+        line_rows = lines.join(ids.select("order_id", "sales_order_id"), on="order_id").select(
+            "sales_order_id", "line_no", "item_id", "qty_shipped", external_line_id="order_item_id", qty_ordered="quantity",
             unit_price="unit_price", line_total="line_total", tax="tax", shipping="shipping", discount="discount")
         created_lines = om.insert_missing(con, "sales_order_line", line_rows, ("sales_order_id", "line_no"))
         con.register("batch_ids", ids)
         line_ids = con.execute("SELECT l.line_id, l.sales_order_id, l.line_no FROM sales_order_line l JOIN batch_ids USING (sales_order_id)").pl()
         holds = (
-            lines.join(ids.filter(pl.col("fulfilled_by") == "MERCHANT"), on="order_id")
+            lines.filter(pl.col("site_id").is_not_null()).join(ids.select("order_id", "sales_order_id"), on="order_id")
             .join(line_ids, on=["sales_order_id", "line_no"])
-            .filter(pl.col("site_id").is_not_null())
             .select("item_id", "site_id", qty="quantity", sales_order_line_id="line_id", reason=pl.lit("sales order"))
         )
         created_holds = om.insert_missing(con, "inventory_hold", holds, ("sales_order_line_id",))
@@ -100,9 +105,11 @@ def load_orders(om: OmDatabase, orders: pl.DataFrame, lines: pl.DataFrame, custo
     return LoadResult(created_customers, created_orders, created_lines, created_holds, ids.select("order_id", "sales_order_id", "customer_id"))
 
 
-def cancel_orders(om: OmDatabase, order_ids: pl.Series) -> CancelResult:
-    """Amazon cancelled these imported orders: the OM order becomes cancelled and its holds are
-    released, unless the OM already shipped some of it (then a person must decide)."""
+def cancel_orders(om: OmDatabase, order_ids: pl.Series, cancellable: Callable[[pl.DataFrame], pl.DataFrame],
+                  needs_a_person: Callable[[pl.DataFrame], pl.DataFrame]) -> CancelResult:
+    """Amazon cancelled these imported orders: in one transaction, read what the OM holds of them
+    (order_id, sales_order_id, status, shipped), cancel the orders the rule `cancellable` picks and
+    release their holds; `needs_a_person` picks the ones a person must decide on."""
     with om.session() as con:
         con.begin()
         con.register("cancelled_ids", pl.DataFrame({"order_id": order_ids}))
@@ -114,11 +121,11 @@ def cancel_orders(om: OmDatabase, order_ids: pl.Series) -> CancelResult:
             FROM sales_order s JOIN cancelled_ids c ON s.external_order_id = c.order_id
             WHERE s.channel = ?
             """, [CHANNEL]).pl()
-        to_cancel = found.filter(~pl.col("shipped") & (pl.col("status") == "open"))
+        to_cancel = cancellable(found)
         if to_cancel.height:
             con.register("to_cancel", to_cancel.select("sales_order_id"))
             con.execute(f"UPDATE {om.table_ref('sales_order')} SET status = 'cancelled' WHERE sales_order_id IN (SELECT sales_order_id FROM to_cancel)")
             con.execute(f"DELETE FROM {om.table_ref('inventory_hold')} WHERE sales_order_line_id IN "
                         f"(SELECT line_id FROM sales_order_line WHERE sales_order_id IN (SELECT sales_order_id FROM to_cancel))")
         con.commit()
-    return CancelResult(to_cancel.select("order_id"), found.filter(pl.col("shipped") & (pl.col("status") != "cancelled")).select("order_id"))
+    return CancelResult(to_cancel.select("order_id"), needs_a_person(found).select("order_id"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from connectors.om import OmDatabase
-from transforms.settlement import INVOICE_SCHEMA
+from omsync.schemas import INVOICE_SCHEMA
 
 AMAZON_INVOICES = """
     SELECT i.invoice_id, i.invoice_no, i.sales_order_id, s.external_order_id AS order_id, i.amount, i.currency,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import polars as pl
@@ -32,9 +33,10 @@ def shipped_unconfirmed(om: OmDatabase) -> tuple[pl.DataFrame, pl.DataFrame]:
     return shipments, lines
 
 
-def close_confirmed(om: OmDatabase, confirmed: pl.Series) -> dict[str, int]:
+def close_confirmed(om: OmDatabase, confirmed: pl.Series, done: Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame]) -> dict[str, int]:
     """Amazon acknowledged these shipping orders: close them, count what shipped, release the holds,
-    close the invoice once every shipping order of its sales order is closed — one transaction."""
+    then close the sales orders (and their open invoices) that the rule `done` picks from their shipping
+    orders (sales_order_id, status) and lines (sales_order_id, qty_ordered, qty_shipped) — one transaction."""
     if confirmed.is_empty():
         return {"shipping orders closed": 0, "invoices closed": 0}
     now = datetime.now(timezone.utc)
@@ -61,14 +63,9 @@ def close_confirmed(om: OmDatabase, confirmed: pl.Series) -> dict[str, int]:
             WHERE h.sales_order_line_id = s.line_id
             """)
         con.execute(f"DELETE FROM {t('inventory_hold')} WHERE qty <= 0 AND sales_order_line_id IS NOT NULL")
-        # Done: every shipping order acknowledged and nothing left to ship (a partial shipment keeps it open).
-        done = con.execute(
-            """
-            SELECT sales_order_id FROM touched t
-            WHERE NOT EXISTS (SELECT 1 FROM shipping_order o WHERE o.sales_order_id = t.sales_order_id AND o.status NOT IN ('closed', 'cancelled'))
-              AND NOT EXISTS (SELECT 1 FROM sales_order_line l WHERE l.sales_order_id = t.sales_order_id AND l.qty_shipped < l.qty_ordered)
-            """).pl()
-        con.register("done", done)
+        shipping_orders = con.execute("SELECT sales_order_id, status FROM shipping_order JOIN touched USING (sales_order_id)").pl()
+        lines = con.execute("SELECT sales_order_id, qty_ordered, qty_shipped FROM sales_order_line JOIN touched USING (sales_order_id)").pl()
+        con.register("done", done(shipping_orders, lines).select("sales_order_id"))
         invoices = con.execute(f"UPDATE {t('invoice')} SET status = 'closed' WHERE status = 'open' AND sales_order_id IN (SELECT sales_order_id FROM done)").fetchone()[0]
         con.execute(f"UPDATE {t('sales_order')} SET status = 'closed' WHERE status = 'open' AND sales_order_id IN (SELECT sales_order_id FROM done)")
         con.commit()

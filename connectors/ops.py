@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 
 from connectors.frames import registered
-from transforms.listing_changes import STATE_SCHEMAS
+from omsync.schemas import STATE_SCHEMAS
 
 Attribute = Literal["quantity", "price"]
 
@@ -23,8 +23,10 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, count_in: int, count
                 [count_in, count_out, outcome, message, run_id])
 
 
-def record_quarantine(con: duckdb.DuckDBPyConnection, flow: str, found: pl.DataFrame, scope: str | None = None) -> None:
-    """Upsert this run's bad input (key, raw_value, reason); what this flow no longer finds is resolved."""
+def record_quarantine(con: duckdb.DuckDBPyConnection, flow: str, found: pl.DataFrame, scope: str | None = None,
+                      complete: bool = True) -> None:
+    """Upsert this run's bad input (key, raw_value, reason); when `found` is a complete scan of the flow
+    (not one batch of it), what it no longer finds is resolved."""
     with registered(con, "found_rows", found.unique(["key", "reason"], keep="last")):
         con.execute(
             """
@@ -34,6 +36,8 @@ def record_quarantine(con: duckdb.DuckDBPyConnection, flow: str, found: pl.DataF
             """,
             [flow],
         )
+        if not complete:
+            return
         con.execute(
             """
             UPDATE ops.quarantine SET resolved_at = now()

@@ -2,51 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from connectors.amazon import AmazonConnector
 from connectors.om import OmDatabase
+from connectors.om_stock import Stock, read_stock
 from connectors.warehouse import Warehouse, computation_key
 from flows.listing_sync import collect_verdicts, patch_urgently, resolve_pending, send_feeds
+from flows.resources import Resources, provided
 from flows.runs import recorded_run
 from flows.warehouse_tasks import land, read_listing_state
-from omsync.settings import Settings
 from transforms import amazon_items, availability
 from transforms.availability import BACKORDER_QUANTITY, Quantities, compute_quantities
 from transforms.feed_reports import VERDICT_SCHEMA
 from transforms.listing_changes import quantity_messages, quantity_patches, select_quantity_changes, urgent_zeros
 
 
-@dataclass(frozen=True)
-class Stock:
-    items: pl.DataFrame
-    attributes: pl.DataFrame
-    inventory: pl.DataFrame
-    holds: pl.DataFrame
-    sites: pl.DataFrame
-
-    def frames(self) -> dict[str, pl.DataFrame]:
-        return {"om_items": self.items, "om_item_attributes": self.attributes, "om_inventory": self.inventory,
-                "om_inventory_holds": self.holds, "om_sites": self.sites}
-
-
 @task(cache_policy=NO_CACHE)
 def extract_stock(om: OmDatabase) -> Stock:
-    """Items, their Amazon attributes, stock per site, holds and sites, in one OM session."""
-    with om.session(read_only=True) as con:
-        return Stock(
-            items=con.execute("SELECT item_id, item_code, backorderable, active FROM item").pl(),
-            attributes=con.execute("SELECT item_id, name, value, tag FROM item_attribute WHERE name = 'AmazonItem'").pl(),
-            # A zero row adds nothing to any sum and a missing row counts as zero, so zero rows (a
-            # third of the benchmark OM's) stay in the database.
-            inventory=con.execute("SELECT item_id, site_id, on_hand FROM inventory WHERE on_hand <> 0").pl(),
-            holds=con.execute("SELECT hold_id, item_id, site_id, qty FROM inventory_hold").pl(),
-            sites=con.execute("SELECT site_id, code FROM site").pl(),
-        )
+    return read_stock(om)
 
 
 @task(cache_policy=NO_CACHE)
@@ -66,30 +41,31 @@ def compute_stock_quantities(warehouse: Warehouse, stock: Stock, backorder_quant
 
 @flow(name="inventory")
 def inventory(full: bool = False, urgent_zero_cap: int = 100, backorder_quantity: int = BACKORDER_QUANTITY,
-              default_product_type: str = "PRODUCT", feed_wait_seconds: float = 1800.0) -> dict[str, int]:
+              default_product_type: str = "PRODUCT", feed_wait_seconds: float = 1800.0,
+              resources: Resources | None = None) -> dict[str, int]:
     """Available-to-sell per SKU → Amazon: only what changed (everything with `full`), zeros first."""
-    settings = Settings.from_env()
-    warehouse, om = Warehouse(settings.warehouse), OmDatabase(settings.om_url)
-    stock_read = extract_stock.submit(om)  # the OM read, the longest step, overlaps the warehouse work
-    with recorded_run("inventory", warehouse) as run, AmazonConnector(settings) as amazon:
-        earlier = resolve_pending(amazon, warehouse, "quantity", feed_wait_seconds)
-        state = read_listing_state(warehouse, "quantity")
-        stock = stock_read.result()
-        landed = land.submit(warehouse, stock.frames(), run.run_id)
-        computed = compute_stock_quantities(warehouse, stock, backorder_quantity, default_product_type)
-        run.quarantine = computed.quarantine
-        changes = select_quantity_changes(computed.quantities, state, full).with_columns(value=pl.col("quantity"))
-        zeros = urgent_zeros(changes, state, urgent_zero_cap).with_columns(value=pl.col("quantity"))
-        urgent = patch_urgently(amazon, warehouse, "quantity", zeros, quantity_patches) if zeros.height else pl.DataFrame(schema=VERDICT_SCHEMA)
-        feed_ids = send_feeds(amazon, warehouse, "quantity", changes, quantity_messages(changes)) if changes.height else []
-        verdicts = pl.concat([earlier, collect_verdicts(amazon, warehouse, "quantity", feed_ids, feed_wait_seconds)]) if feed_ids else earlier
-        landed.result()
+    with provided(resources) as r:
+        warehouse, stock_read = r.warehouse, extract_stock.submit(r.om)  # the OM read, the longest step, overlaps the warehouse work
+        with recorded_run("inventory", warehouse) as run:
+            amazon = r.amazon
+            earlier = resolve_pending(amazon, warehouse, "quantity", feed_wait_seconds)
+            state = read_listing_state(warehouse, "quantity")
+            stock = stock_read.result()
+            landed = land.submit(warehouse, stock.frames(), run.run_id)
+            computed = compute_stock_quantities(warehouse, stock, backorder_quantity, default_product_type)
+            run.quarantine = computed.quarantine
+            changes = select_quantity_changes(computed.quantities, state, full).with_columns(value=pl.col("quantity"))
+            zeros = urgent_zeros(changes, state, urgent_zero_cap).with_columns(value=pl.col("quantity"))
+            urgent = patch_urgently(amazon, warehouse, "quantity", zeros, quantity_patches) if zeros.height else pl.DataFrame(schema=VERDICT_SCHEMA)
+            feed_ids = send_feeds(amazon, warehouse, "quantity", changes, quantity_messages(changes)) if changes.height else []
+            verdicts = pl.concat([earlier, collect_verdicts(amazon, warehouse, "quantity", feed_ids, feed_wait_seconds)]) if feed_ids else earlier
+            landed.result()
 
-        run.count_in, run.count_out = computed.quantities.height, changes.height
-        run.counts = {"SKUs offered": int(computed.quantities["included"].sum()), "messages sent": changes.height,
-                      "leaving Amazon": int(changes["leaving"].sum()), "zeros patched at once": zeros.height, "feeds": len(feed_ids)}
-        run.add_problems("bad OM data", computed.quarantine)
-        run.add_verdicts("refused by Amazon", verdicts)
-        run.add_problems("urgent patch", urgent.filter(pl.col("verdict") != "ACCEPTED").with_columns(raw_value=pl.col("verdict")),
-                         key="sku", reason="issues")
-        return run.counts
+            run.count_in, run.count_out = computed.quantities.height, changes.height
+            run.counts = {"SKUs offered": int(computed.quantities["included"].sum()), "messages sent": changes.height,
+                          "leaving Amazon": int(changes["leaving"].sum()), "zeros patched at once": zeros.height, "feeds": len(feed_ids)}
+            run.add_problems("bad OM data", computed.quarantine)
+            run.add_verdicts("refused by Amazon", verdicts)
+            run.add_problems("urgent patch", urgent.filter(pl.col("verdict") != "ACCEPTED").with_columns(raw_value=pl.col("verdict")),
+                             key="sku", reason="issues")
+            return run.counts

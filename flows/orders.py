@@ -2,228 +2,75 @@
 
 from __future__ import annotations
 
-import gc
-import io
-import threading
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from queue import Full, Queue
-
-import orjson
 import polars as pl
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from connectors import ops
-from connectors.amazon import AmazonConnector
+from connectors.amazon_order_pages import OrderStream, order_window, save_watermark
 from connectors.om import OmDatabase
-from connectors.om_sales import cancel_orders, candidate_customers, load_orders, orders_in_om, stock_by_site
+from connectors.om_sales import cancel_orders, candidate_customers, item_codes, load_orders, orders_in_om, stock_by_site
 from connectors.warehouse import Warehouse
+from flows.resources import Resources, provided
 from flows.runs import recorded_run
 from flows.warehouse_tasks import land
-from omsync.settings import Settings
 from transforms.customers import match_customers
-from transforms.orders import (ORDER_SCHEMA, PII_FIELDS, choose_hold_sites, flatten_lines, flatten_orders, latest_versions,
-                               plan_orders)
+from transforms.orders import (DEFAULT_TERMS, OrderPlan, as_om_lines, as_om_orders, cancellable, choose_hold_sites, flatten_lines,
+                               flatten_orders, latest_versions, lines_to_hold, order_outcomes, order_problems, plan_orders,
+                               shipped_before_cancel)
 
-WATERMARK = "last_updated_before"
 BATCH_ORDERS = 20_000  # per OM transaction: the next batch downloads while this one is imported
-PARSE_BATCH = 2_000  # orders per background parse: large enough to amortise, small enough to overlap
-
-
-@dataclass
-class Fetched:
-    """The orders as typed rows (complete, for the OM), parsed in a background thread while the next
-    pages download (Polars parses without holding the GIL); and as JSON text without buyer data (for
-    the warehouse)."""
-
-    parser: ThreadPoolExecutor
-    parsed: list[Future] = field(default_factory=list)
-    unparsed: list[bytes] = field(default_factory=list)
-    redacted: list[str] = field(default_factory=list)
-    order_ids: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-
-    def add(self, orders: list[dict]) -> None:
-        for order in orders:
-            self.unparsed.append(orjson.dumps(order))
-            self.redacted.append(orjson.dumps({k: v for k, v in order.items() if k not in PII_FIELDS}).decode())
-            self.order_ids.append(order["orderId"])
-            self.updated.append(order["lastUpdatedTime"])
-        if len(self.unparsed) >= PARSE_BATCH:
-            self.parse_unparsed()
-
-    def parse_unparsed(self) -> None:
-        if self.unparsed:
-            self.parsed.append(self.parser.submit(_parse_orders, self.unparsed))
-            self.unparsed = []
-
-    def rows(self) -> pl.DataFrame:
-        self.parse_unparsed()
-        frames = [parse.result() for parse in self.parsed]
-        return pl.concat(frames) if frames else pl.DataFrame(schema=ORDER_SCHEMA)
-
-
-def _parse_orders(lines: list[bytes]) -> pl.DataFrame:
-    return pl.read_ndjson(io.BytesIO(b"\n".join(lines)), schema=ORDER_SCHEMA)
-
-
-class OrderStream:
-    """Every order updated since the watermark (minus an overlap), then the orders still waiting, in
-    batches of about `batch_size`, fetched by a background thread while the flow imports the batch
-    before (Amazon and the OM work at the same time). `bound`: Amazon's own lastUpdatedBefore, the
-    next watermark, once the stream is exhausted."""
-
-    def __init__(self, amazon: AmazonConnector, since: datetime, before: datetime, waiting: list[str], batch_size: int) -> None:
-        self.bound = before.strftime("%Y-%m-%dT%H:%M:%SZ")
-        self._batches: Queue = Queue(maxsize=2)
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._fetch, args=(amazon, since, before, waiting, batch_size),
-                                        name="omsync-orders-fetch", daemon=True)
-
-    def __enter__(self) -> Iterator[Fetched]:
-        self._thread.start()
-        return self._consume()
-
-    def __exit__(self, *exc) -> None:
-        self._stopped.set()
-        self._thread.join()
-
-    def _consume(self) -> Iterator[Fetched]:
-        while (batch := self._batches.get()) is not None:
-            if isinstance(batch, BaseException):
-                raise batch
-            yield batch
-
-    def _put(self, item) -> None:
-        while not self._stopped.is_set():
-            try:
-                return self._batches.put(item, timeout=0.5)
-            except Full:
-                continue
-
-    def _fetch(self, amazon: AmazonConnector, since: datetime, before: datetime, waiting: list[str], batch_size: int) -> None:
-        try:
-            with ThreadPoolExecutor(1, thread_name_prefix="omsync-parse") as parser, _no_cycle_collection():
-                fetched = Fetched(parser)
-                for page in amazon.search_orders(since, before):
-                    fetched.add(page.get("orders", []))
-                    self.bound = page.get("lastUpdatedBefore") or self.bound
-                    if len(fetched.order_ids) >= batch_size:
-                        fetched.parse_unparsed()
-                        self._put(fetched)
-                        fetched = Fetched(parser)
-                    if self._stopped.is_set():
-                        return
-                fetched.add([amazon.get_order(order_id) for order_id in waiting])
-                fetched.parse_unparsed()
-            self._put(fetched)
-            self._put(None)
-        except BaseException as exc:
-            self._put(exc)
-
-
-def order_window(amazon: AmazonConnector, warehouse: Warehouse, overlap_minutes: float, initial_days: float) -> tuple[datetime, datetime, list[str]]:
-    """Since the watermark minus the overlap (or `initial_days` back) until two minutes ago by Amazon's
-    clock, and the orders still waiting."""
-    with warehouse.read_latest() as con:
-        mark = ops.read_watermark(con, "orders", WATERMARK)
-        waiting = ops.waiting_orders(con)
-    before = amazon.amazon_now() - timedelta(minutes=2)
-    since = datetime.fromisoformat(mark) if mark else before - timedelta(days=initial_days)
-    return since - timedelta(minutes=overlap_minutes), before, waiting
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Each page decodes ~30,000 short-lived objects, which set off collections that walk everything
-    alive (Prefect and the libraries: ~350,000 objects): measured, a sixth of a 30,000-order fetch.
-    Decoded JSON holds no reference cycles, so reference counting frees the pages; the cycle
-    collector resumes when the fetch ends."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def as_frame(fetched: Fetched) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The orders as typed Polars rows (buyer data included, for the OM only) and their landing copy
-    without it (the warehouse never holds names, e-mails or addresses)."""
-    raw = fetched.rows()
-    redacted = pl.DataFrame({"order_id": fetched.order_ids, "last_updated": fetched.updated, "order_json": fetched.redacted},
-                            schema={"order_id": pl.String, "last_updated": pl.String, "order_json": pl.String})
-    return latest_versions(raw), redacted
 
 
 @task(cache_policy=NO_CACHE)
-def import_orders(om: OmDatabase, marketplace_id: str, terms_code: str, orders: pl.DataFrame, lines: pl.DataFrame, items: pl.DataFrame, plan) -> dict:
+def import_orders(om: OmDatabase, marketplace_id: str, terms_code: str, lines: pl.DataFrame, items: pl.DataFrame, plan: OrderPlan) -> dict:
     """Match customers, then create customers, orders, lines and holds in one OM transaction; cancel what Amazon cancelled."""
-    to_import = plan.to_import
+    to_import = as_om_orders(plan.to_import)
     matches = match_customers(to_import, candidate_customers(om, to_import), marketplace_id)
-    batch_lines = lines.join(to_import.select("order_id"), on="order_id").join(items.select("item_id", sku="item_code"), on="sku")
-    merchant = batch_lines.join(to_import.filter(pl.col("fulfilled_by") == "MERCHANT").select("order_id"), on="order_id")
-    sited = choose_hold_sites(batch_lines, stock_by_site(om, merchant["item_id"])) if merchant.height else batch_lines.with_columns(site_id=pl.lit(None, pl.Int64))
+    batch_lines = as_om_lines(lines, to_import, items)
+    held = lines_to_hold(batch_lines)
+    sited = batch_lines.join(choose_hold_sites(held, stock_by_site(om, held["item_id"])).select("order_id", "line_no", "site_id"),
+                             on=["order_id", "line_no"], how="left")
     loaded = load_orders(om, to_import.join(matches.orders.select("order_id", "customer_no"), on="order_id"), sited, matches.new_customers, terms_code)
-    cancelled = cancel_orders(om, plan.to_cancel["order_id"]) if plan.to_cancel.height else None
+    cancelled = cancel_orders(om, plan.to_cancel["order_id"], cancellable, shipped_before_cancel) if plan.to_cancel.height else None
     return {"loaded": loaded, "matches": matches, "cancelled": cancelled}
 
 
 @task(cache_policy=NO_CACHE)
-def record(warehouse: Warehouse, plan, imported: dict) -> None:
-    """After the batch's OM commit: what each of its orders became, and the waiting queue."""
-    loaded, matches, cancelled = imported["loaded"], imported["matches"], imported["cancelled"]
-    seen = (
-        plan.record.join(plan.waiting, on="order_id", how="left")
-        .join(loaded.ids, on="order_id", how="left")
-        .join(matches.orders.select("order_id", "match_rule"), on="order_id", how="left")
-    )
-    if cancelled is not None and cancelled.already_shipped.height:
-        seen = seen.with_columns(
-            import_state=pl.when(pl.col("order_id").is_in(cancelled.already_shipped["order_id"].implode())).then(pl.lit("CANCELLED_AFTER_SHIPPING"))
-            .otherwise("import_state"),
-            reason=pl.when(pl.col("order_id").is_in(cancelled.already_shipped["order_id"].implode()))
-            .then(pl.lit("Amazon cancelled an order the OM has already shipped: a person must decide")).otherwise("reason"))
-    exceptions = seen.filter(pl.col("reason").is_not_null()).select(key="order_id", raw_value="status", reason="reason")
+def record(warehouse: Warehouse, plan: OrderPlan, imported: dict) -> pl.DataFrame:
+    """After the batch's OM commit: what each of its orders became and the waiting queue; returns the batch's problems."""
+    cancelled = imported["cancelled"]
+    seen = order_outcomes(plan.record, plan.waiting, imported["loaded"].ids, imported["matches"].orders,
+                          cancelled.already_shipped["order_id"] if cancelled is not None else pl.Series("order_id", [], pl.String))
+    problems = order_problems(seen)
     with warehouse.write() as con:
         ops.record_orders(con, seen.select("order_id", "status", "fulfilled_by", "last_updated", "import_state", "reason",
                                            "sales_order_id", "customer_id", "match_rule"))
-        ops.record_quarantine(con, "orders", exceptions)
-
-
-@task(cache_policy=NO_CACHE)
-def save_watermark(warehouse: Warehouse, bound: str) -> None:
-    """Every batch is in the OM and recorded: the next run starts from Amazon's own bound."""
-    with warehouse.write() as con:
-        ops.save_watermark(con, "orders", WATERMARK, bound)
+        ops.record_quarantine(con, "orders", problems, complete=False)  # the run resolves what none of its batches found
+    return problems
 
 
 @flow(name="orders")
-def orders(overlap_minutes: float = 10.0, initial_days: float = 30.0, terms_code: str = "NET14") -> dict[str, int]:
+def orders(overlap_minutes: float = 10.0, initial_days: float = 30.0, terms_code: str = DEFAULT_TERMS,
+           resources: Resources | None = None) -> dict[str, int]:
     """Amazon orders updated since the last run → OM sales orders (new), cancellations (updated), waiting orders retried."""
-    settings = Settings.from_env()
-    warehouse, om = Warehouse(settings.warehouse), OmDatabase(settings.om_url)
-    with recorded_run("orders", warehouse) as run, AmazonConnector(settings) as amazon:
-        since, before, waiting = order_window(amazon, warehouse, overlap_minutes, initial_days)
-        items = om.read("SELECT item_id, item_code FROM item")
-        plans, imports = [], []
-        stream = OrderStream(amazon, since, before, waiting, BATCH_ORDERS)
+    with provided(resources) as r, recorded_run("orders", r.warehouse) as run:
+        since, before, waiting = order_window(r.amazon, r.warehouse, overlap_minutes, initial_days)
+        items = item_codes(r.om)
+        plans, imports, problems = [], [], []
+        stream = OrderStream(r.amazon, since, before, waiting, BATCH_ORDERS)
         with stream as batches:
             for number, fetched in enumerate(batches, start=1):
-                raw, redacted = as_frame(fetched)
-                land(warehouse, {"amazon_orders": redacted}, f"{run.run_id}-{number}")
+                land(r.warehouse, {"amazon_orders": fetched.landing()}, f"{run.run_id}-{number}")
+                raw = latest_versions(fetched.rows())
                 flat, lines = flatten_orders(raw), flatten_lines(raw)
-                plan = plan_orders(flat, lines, items, orders_in_om(om, flat["order_id"]))
-                imported = import_orders(om, settings.marketplace_id, terms_code, flat, lines, items, plan)
-                record(warehouse, plan, imported)
+                plan = plan_orders(flat, lines, items, orders_in_om(r.om, flat["order_id"]))
+                imported = import_orders(r.om, r.settings.marketplace_id, terms_code, lines, items, plan)
+                problems.append(record(r.warehouse, plan, imported))
                 plans.append(plan)
                 imports.append(imported)
-        save_watermark(warehouse, stream.bound)
+        save_watermark(r.warehouse, stream.bound)
+        run.quarantine = pl.concat(problems)  # the full scan: what no batch found is resolved
 
         seen = pl.concat([p.record for p in plans])
         waiting_now = pl.concat([p.waiting for p in plans])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 import polars as pl
@@ -10,30 +9,19 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from connectors import ops
-from connectors.amazon import AmazonConnector
 from connectors.om import OmDatabase
+from connectors.om_prices import Catalog, read_catalog
 from connectors.warehouse import Warehouse
 from flows.listing_sync import collect_verdicts, resolve_pending, send_feeds
+from flows.resources import Resources, provided
 from flows.runs import recorded_run
 from flows.warehouse_tasks import land, read_listing_state
-from omsync.settings import Settings
 from transforms.pricing import guard_price_changes, price_messages, select_price_changes, validate_prices
-
-
-@dataclass(frozen=True)
-class Catalog:
-    items: pl.DataFrame
-    attributes: pl.DataFrame
 
 
 @task(cache_policy=NO_CACHE)
 def extract_catalog(om: OmDatabase) -> Catalog:
-    """Items with their AmazonItem and AmazonPrice attributes."""
-    with om.session(read_only=True) as con:
-        return Catalog(
-            items=con.execute("SELECT item_id, item_code, backorderable, active FROM item").pl(),
-            attributes=con.execute("SELECT item_id, name, value, tag FROM item_attribute WHERE name IN ('AmazonItem', 'AmazonPrice')").pl(),
-        )
+    return read_catalog(om)
 
 
 @task(cache_policy=NO_CACHE)
@@ -49,32 +37,32 @@ def guard(warehouse: Warehouse, changes: pl.DataFrame, max_drop_percent: float, 
 
 @flow(name="prices")
 def prices(full: bool = False, max_drop_percent: float = 50.0, max_rise_percent: float = 200.0,
-           default_product_type: str = "PRODUCT", feed_wait_seconds: float = 1800.0) -> dict[str, int]:
+           default_product_type: str = "PRODUCT", feed_wait_seconds: float = 1800.0, resources: Resources | None = None) -> dict[str, int]:
     """AmazonPrice → Amazon offers: only what changed (everything with `full`); big jumps wait for approval."""
-    settings = Settings.from_env()
-    warehouse, om = Warehouse(settings.warehouse), OmDatabase(settings.om_url)
-    catalog_read = extract_catalog.submit(om)  # the OM read, the longest step, overlaps the warehouse work
-    with recorded_run("prices", warehouse) as run, AmazonConnector(settings) as amazon:
-        earlier = resolve_pending(amazon, warehouse, "price", feed_wait_seconds)
-        state = read_listing_state(warehouse, "price")
-        catalog = catalog_read.result()
-        landed = land.submit(warehouse, {"om_items": catalog.items, "om_item_attributes": catalog.attributes}, run.run_id)
-        validated = validate_prices(catalog.items, catalog.attributes, settings.currency, default_product_type)
-        run.quarantine = validated.quarantine
-        changes = select_price_changes(validated.prices, state, full)
-        send, held = guard(warehouse, changes, max_drop_percent, max_rise_percent)
-        send = send.with_columns(value=pl.col("price"))
-        messages = price_messages(send, settings.marketplace_id, settings.currency)
-        feed_ids = send_feeds(amazon, warehouse, "price", send, messages) if send.height else []
-        verdicts = pl.concat([earlier, collect_verdicts(amazon, warehouse, "price", feed_ids, feed_wait_seconds)]) if feed_ids else earlier
-        landed.result()
+    with provided(resources) as r:
+        warehouse, settings, catalog_read = r.warehouse, r.settings, extract_catalog.submit(r.om)  # the OM read overlaps the warehouse work
+        with recorded_run("prices", warehouse) as run:
+            amazon = r.amazon
+            earlier = resolve_pending(amazon, warehouse, "price", feed_wait_seconds)
+            state = read_listing_state(warehouse, "price")
+            catalog = catalog_read.result()
+            landed = land.submit(warehouse, catalog.frames(), run.run_id)
+            validated = validate_prices(catalog.items, catalog.attributes, settings.currency, default_product_type)
+            run.quarantine = validated.quarantine
+            changes = select_price_changes(validated.prices, state, full)
+            send, held = guard(warehouse, changes, max_drop_percent, max_rise_percent)
+            send = send.with_columns(value=pl.col("price"))
+            messages = price_messages(send, settings.marketplace_id, settings.currency)
+            feed_ids = send_feeds(amazon, warehouse, "price", send, messages) if send.height else []
+            verdicts = pl.concat([earlier, collect_verdicts(amazon, warehouse, "price", feed_ids, feed_wait_seconds)]) if feed_ids else earlier
+            landed.result()
 
-        run.count_in, run.count_out = validated.prices.height + validated.quarantine.height, send.height
-        run.counts = {"prices valid": validated.prices.height, "prices invalid": validated.quarantine.height,
-                      "messages sent": send.height, "held for approval": held.height, "feeds": len(feed_ids)}
-        run.add_problems("bad OM data", validated.quarantine)
-        run.add_problems("needs approval", held.select(
-            "sku", raw_value=pl.format("{} → {}", pl.col("previous"), pl.col("price")),
-            reason=pl.format("{}% change; run `omsync prices approve {}`", pl.col("change_percent"), pl.col("sku"))), key="sku")
-        run.add_verdicts("refused by Amazon", verdicts)
-        return run.counts
+            run.count_in, run.count_out = validated.prices.height + validated.quarantine.height, send.height
+            run.counts = {"prices valid": validated.prices.height, "prices invalid": validated.quarantine.height,
+                          "messages sent": send.height, "held for approval": held.height, "feeds": len(feed_ids)}
+            run.add_problems("bad OM data", validated.quarantine)
+            run.add_problems("needs approval", held.select(
+                "sku", raw_value=pl.format("{} → {}", pl.col("previous"), pl.col("price")),
+                reason=pl.format("{}% change; run `omsync prices approve {}`", pl.col("change_percent"), pl.col("sku"))), key="sku")
+            run.add_verdicts("refused by Amazon", verdicts)
+            return run.counts

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-STATE_SCHEMAS = {  # what a flow needs of ops.listing_state for the attribute it sends
-    "quantity": {"sku": pl.String, "quantity_sent": pl.Int64, "quantity_accepted": pl.Int64, "quantity_verdict": pl.String},
-    "price": {"sku": pl.String, "price_sent": pl.Decimal(18, 4), "price_accepted": pl.Decimal(18, 4), "price_verdict": pl.String},
-}
+from omsync.schemas import STATE_SCHEMAS  # noqa: F401 (the schema flows read listing state with)
 
 
 def select_quantity_changes(quantities: pl.DataFrame, state: pl.DataFrame, full: bool = False) -> pl.DataFrame:

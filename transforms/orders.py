@@ -7,27 +7,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from omsync.schemas import ORDER_SCHEMA, PII_FIELDS  # noqa: F401 (the raw order rows these transforms read)
+
 MONEY = pl.Decimal(18, 4)
-AMOUNT = pl.Struct({"amount": pl.String, "currencyCode": pl.String})
-BREAKDOWNS = pl.List(pl.Struct({"type": pl.String, "subtotal": AMOUNT}))
-ORDER_SCHEMA = {
-    "orderId": pl.String,
-    "createdTime": pl.String,
-    "lastUpdatedTime": pl.String,
-    "salesChannel": pl.Struct({"marketplaceId": pl.String}),
-    "buyer": pl.Struct({"buyerName": pl.String, "buyerEmail": pl.String}),
-    "recipient": pl.Struct({"deliveryAddress": pl.Struct({
-        "name": pl.String, "addressLine1": pl.String, "addressLine2": pl.String, "city": pl.String,
-        "stateOrRegion": pl.String, "postalCode": pl.String, "countryCode": pl.String, "phone": pl.String})}),
-    "proceeds": pl.Struct({"grandTotal": AMOUNT, "breakdowns": pl.List(pl.Struct({"type": pl.String, "subtotal": AMOUNT}))}),
-    "fulfillment": pl.Struct({"fulfillmentStatus": pl.String, "fulfilledBy": pl.String}),
-    "orderItems": pl.List(pl.Struct({
-        "orderItemId": pl.String, "quantityOrdered": pl.Int64,
-        "product": pl.Struct({"sellerSku": pl.String, "price": pl.Struct({"unitPrice": AMOUNT})}),
-        "proceeds": pl.Struct({"proceedsTotal": AMOUNT, "breakdowns": BREAKDOWNS}),
-    })),
-}
-PII_FIELDS = ("buyer", "recipient")  # kept out of the warehouse: the OM gets them, nothing else
 
 
 def _money(expr: pl.Expr) -> pl.Expr:
@@ -128,3 +110,51 @@ def choose_hold_sites(lines: pl.DataFrame, availability: pl.DataFrame) -> pl.Dat
     availability: item_id, site_id, code, available (on-hand minus holds)."""
     best = availability.sort("item_id", "available", "code", descending=[False, True, False]).unique("item_id", keep="first", maintain_order=True)
     return lines.join(best.select("item_id", "site_id"), on="item_id", how="left")
+
+
+DEFAULT_TERMS = "NET14"  # the OM Terms an Amazon order's invoice is due under: Amazon pays out every 14 days
+CANCELLED_AFTER_SHIPPING = "Amazon cancelled an order the OM has already shipped: a person must decide"
+
+
+def as_om_orders(orders: pl.DataFrame) -> pl.DataFrame:
+    """An order Amazon fulfils is closed in the OM as soon as it is imported; one the seller ships stays open."""
+    return orders.with_columns(om_status=pl.when(pl.col("fulfilled_by") == "AMAZON").then(pl.lit("closed")).otherwise(pl.lit("open")))
+
+
+def as_om_lines(lines: pl.DataFrame, orders: pl.DataFrame, items: pl.DataFrame) -> pl.DataFrame:
+    """The lines of these orders with the OM item of their SKU; a line Amazon fulfils counts as shipped in full."""
+    return (lines.join(orders.select("order_id", "fulfilled_by"), on="order_id")
+            .join(items.select("item_id", sku="item_code"), on="sku")
+            .with_columns(qty_shipped=pl.when(pl.col("fulfilled_by") == "AMAZON").then("quantity").otherwise(0)))
+
+
+def lines_to_hold(lines: pl.DataFrame) -> pl.DataFrame:
+    """Only the lines the seller ships hold OM stock (Amazon ships the others from its own)."""
+    return lines.filter(pl.col("fulfilled_by") == "MERCHANT")
+
+
+def order_outcomes(record: pl.DataFrame, waiting: pl.DataFrame, ids: pl.DataFrame, match_rules: pl.DataFrame,
+                   shipped_before_cancel: pl.Series) -> pl.DataFrame:
+    """What each order seen became (import state, reason, OM ids, customer match rule); an order Amazon
+    cancelled after the OM shipped it is CANCELLED_AFTER_SHIPPING and needs a person."""
+    after_shipping = pl.col("order_id").is_in(shipped_before_cancel.implode())
+    return (record.join(waiting, on="order_id", how="left").join(ids, on="order_id", how="left")
+            .join(match_rules.select("order_id", "match_rule"), on="order_id", how="left")
+            .with_columns(import_state=pl.when(after_shipping).then(pl.lit("CANCELLED_AFTER_SHIPPING")).otherwise("import_state"),
+                          reason=pl.when(after_shipping).then(pl.lit(CANCELLED_AFTER_SHIPPING)).otherwise("reason")))
+
+
+def order_problems(outcomes: pl.DataFrame) -> pl.DataFrame:
+    """Every order with a reason is quarantined under its id, with Amazon's status as the raw value."""
+    return outcomes.filter(pl.col("reason").is_not_null()).select(key="order_id", raw_value="status", reason="reason")
+
+
+def cancellable(found: pl.DataFrame) -> pl.DataFrame:
+    """An order Amazon cancelled is cancelled in the OM while it is open and nothing of it has shipped.
+    found: order_id, sales_order_id, status (OM), shipped (a shipping order shipped or a line shipped)."""
+    return found.filter(~pl.col("shipped") & (pl.col("status") == "open"))
+
+
+def shipped_before_cancel(found: pl.DataFrame) -> pl.DataFrame:
+    """An order Amazon cancelled after the OM shipped some of it goes to a person (refund or return)."""
+    return found.filter(pl.col("shipped") & (pl.col("status") != "cancelled"))

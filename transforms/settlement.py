@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import polars as pl
 
+from omsync.schemas import INVOICE_SCHEMA  # noqa: F401 (the OM invoices these rules read)
 from transforms.settlement_report import MONEY
 
 BUYER_PAID_TYPES = ("ItemPrice", "Promotion")
@@ -24,9 +25,6 @@ ACCOUNT_TRANSACTIONS = ("ServiceFee", "Cost of Advertising", "CouponRedemptionFe
                         "Fee Adjustment", "SellerReviewEnrollmentPayment")
 EXCEPTION_SCHEMA = {"kind": pl.String, "key": pl.String, "settlement_id": pl.String, "order_id": pl.String,
                     "amount": MONEY, "reason": pl.String, "raw": pl.String}
-INVOICE_SCHEMA = {"invoice_id": pl.Int64, "invoice_no": pl.String, "sales_order_id": pl.Int64, "order_id": pl.String,
-                  "amount": MONEY, "currency": pl.String, "tolerance": MONEY, "invoice_date": pl.Date, "due_date": pl.Date,
-                  "payment_status": pl.String, "paid_before": MONEY}
 
 
 @dataclass(frozen=True)

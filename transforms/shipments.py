@@ -51,3 +51,47 @@ def retry_filter(packages: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame
     refused = previous.filter(pl.col("outcome") == "REJECTED").select("shipping_order_id", refused_fingerprint="fingerprint")
     return packages.join(refused, on="shipping_order_id", how="left").filter(
         pl.col("refused_fingerprint").is_null() | (pl.col("refused_fingerprint") != pl.col("fingerprint"))).drop("refused_fingerprint")
+
+
+def package_details(packages: pl.DataFrame) -> list[tuple[int, str, dict]]:
+    """Amazon's packageDetail of each package (shipping_order_id, order_id, detail); carrierName and
+    shippingMethod go only when the OM has them."""
+    details = []
+    for package in packages.iter_rows(named=True):
+        detail = {"packageReferenceId": package["package_reference_id"], "carrierCode": package["carrier_code"],
+                  "trackingNumber": package["tracking_number"], "shipDate": package["ship_date"], "orderItems": package["items"]}
+        if package["carrier_name"]:
+            detail["carrierName"] = package["carrier_name"]
+        if package["shipping_method"]:
+            detail["shippingMethod"] = package["shipping_method"]
+        details.append((package["shipping_order_id"], package["order_id"], detail))
+    return details
+
+
+def shipment_problems(results: pl.DataFrame, packages: pl.DataFrame) -> pl.DataFrame:
+    """A confirmation Amazon answered 404 for is quarantined under its shipping order: the OM's order id is wrong."""
+    return results.filter(pl.col("outcome") == "NOT_FOUND").join(packages.select("shipping_order_id", "order_id"), on="shipping_order_id").select(
+        key=pl.col("shipping_order_id").cast(pl.String), raw_value="order_id",
+        reason=pl.lit("Amazon does not know this order (404): check the order id in the OM"))
+
+
+def refusals(results: pl.DataFrame, packages: pl.DataFrame) -> pl.DataFrame:
+    """Every confirmation Amazon did not confirm, with its outcome and message, for the person reading the run."""
+    return results.filter(pl.col("outcome") != "CONFIRMED").join(packages.select("shipping_order_id", "order_id"), on="shipping_order_id").select(
+        key=pl.col("shipping_order_id").cast(pl.String), raw_value="order_id", reason=pl.format("{}: {}", "outcome", "message"))
+
+
+def carrier_codes(carriers: dict[str, str] | None) -> dict[str, str]:
+    """OM carrier names match Amazon's carrier codes whatever their case; none given: DEFAULT_CARRIERS."""
+    return {name.lower(): code for name, code in (carriers or DEFAULT_CARRIERS).items()}
+
+
+def invoices_to_close(shipping_orders: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
+    """A sales order (and its open invoice) closes once every shipping order of it is closed or cancelled
+    and every line has shipped in full; a partial shipment keeps it open.
+    shipping_orders: sales_order_id, status; lines: sales_order_id, qty_ordered, qty_shipped."""
+    unfinished = pl.concat([
+        shipping_orders.filter(~pl.col("status").is_in(["closed", "cancelled"])).select("sales_order_id"),
+        lines.filter(pl.col("qty_shipped") < pl.col("qty_ordered")).select("sales_order_id"),
+    ])
+    return shipping_orders.select("sales_order_id").unique().join(unfinished, on="sales_order_id", how="anti")

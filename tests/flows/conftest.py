@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +15,8 @@ import pytest
 
 from connectors.om import OmDatabase
 from connectors.warehouse import Warehouse
+from flows.resources import Resources
+from omsync.settings import Settings
 from sandbox import om_demo_data
 from sandbox.process import Sandbox
 
@@ -24,7 +26,8 @@ class FlowWorld:
     om: OmDatabase
     warehouse: Warehouse
     sandbox: Sandbox
-    env: dict[str, str]
+    env: dict[str, str]  # the same configuration as variables, for `omsync run` in a child process
+    resources: Resources
 
     def state(self) -> pl.DataFrame:
         with self.warehouse.read() as con:
@@ -64,7 +67,7 @@ class FlowWorld:
 
 
 @pytest.fixture
-def world(om_url, sandbox, tmp_path: Path, monkeypatch, prefect_server) -> FlowWorld:
+def world(om_url, sandbox, tmp_path: Path, prefect_server) -> Iterator[FlowWorld]:
     om = OmDatabase(om_url)
     om.init_schema()
     om_demo_data.load(om, om_demo_data.generate(items=400, sites=3, customers=50, seed=3))
@@ -76,9 +79,9 @@ def world(om_url, sandbox, tmp_path: Path, monkeypatch, prefect_server) -> FlowW
         "LWA_APP_ID": "amzn1.application-oa2-client.flow-tests",
         "LWA_CLIENT_SECRET": "flow-tests-secret",
     }
-    for name, value in variables.items():
-        monkeypatch.setenv(name, value)
-    return FlowWorld(om, Warehouse(tmp_path / "warehouse.duckdb"), sandbox, variables)
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    with Resources(Settings.from_env(variables), om, warehouse) as resources:
+        yield FlowWorld(om, warehouse, sandbox, variables, resources)
 
 
 def artifacts_of_latest_run(key: str) -> list:

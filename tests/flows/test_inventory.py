@@ -37,7 +37,7 @@ def backorderable_skus(world) -> set[str]:
 
 def test_a_run_sets_every_quantity_and_a_rerun_sends_nothing(world):
     world.sandbox.publish_catalog(world.om)
-    first = inventory(**FAST)
+    first = inventory(resources=world.resources, **FAST)
     expected = expected_quantities(world)
     listings = world.listings()
     assert {sku: listings[sku]["quantity"] for sku in expected} == expected
@@ -50,7 +50,7 @@ def test_a_run_sets_every_quantity_and_a_rerun_sends_nothing(world):
     feeds_before = world.sandbox.admin("GET", "calls")["calls"]["createFeed"]
     landed = sorted(world.warehouse.landing_dir.rglob("*.parquet"))
     computed = {path: path.stat().st_mtime_ns for path in world.warehouse.cache_dir.iterdir()}
-    again = inventory(**FAST)
+    again = inventory(resources=world.resources, **FAST)
     assert again["messages sent"] == 0 and world.sandbox.admin("GET", "calls")["calls"]["createFeed"] == feeds_before
     assert sorted(world.warehouse.landing_dir.rglob("*.parquet")) == landed, "an unchanged OM is not landed again"
     assert computed and {path: path.stat().st_mtime_ns for path in world.warehouse.cache_dir.iterdir()} == computed, \
@@ -71,18 +71,18 @@ def test_rejected_messages_and_fatal_feeds_are_sent_again(world):
     missing = sorted(expected_quantities(world))[:3]
     world.sandbox.publish_catalog(world.om, skip=set(missing))
     world.sandbox.admin("POST", "faults", {"fatalFeeds": 1})
-    fatal = inventory(**FAST)
+    fatal = inventory(resources=world.resources, **FAST)
     assert fatal["verdict FATAL"] == fatal["messages sent"]
     assert all(l["quantity"] is None for l in world.listings().values())
     assert world.state()["quantity_accepted"].is_null().all(), "nothing claimed accepted"
 
-    retried = inventory(**FAST)
+    retried = inventory(resources=world.resources, **FAST)
     assert retried["messages sent"] == fatal["messages sent"] and retried["verdict REJECTED"] == 3
     rejected = world.state().filter(pl.col("quantity_verdict") == "REJECTED")
     assert sorted(rejected["sku"]) == missing and rejected["quantity_issues"].str.contains("does not match any listing").all()
 
     world.sandbox.publish_catalog(world.om)  # the seller creates the three listings on Amazon
-    fixed = inventory(**FAST)
+    fixed = inventory(resources=world.resources, **FAST)
     assert fixed["messages sent"] == 3 and fixed["verdict ACCEPTED"] == 3
     expected = expected_quantities(world)
     listings = world.listings()
@@ -92,29 +92,29 @@ def test_rejected_messages_and_fatal_feeds_are_sent_again(world):
 @pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
 def test_zeros_go_first_and_items_leaving_amazon_get_zero_once(world):
     world.sandbox.publish_catalog(world.om)
-    inventory(**FAST)
+    inventory(resources=world.resources, **FAST)
     listings = world.listings()
     stocked = sorted(s for s, l in listings.items() if (l["quantity"] or 0) > 0 and (l["quantity"] or 0) < 1000)
     sold_out, leaving = stocked[0], stocked[1]
     world.om_execute(lambda t: f"UPDATE {t('inventory')} SET on_hand = 0 WHERE item_id = (SELECT item_id FROM {t('item')} WHERE item_code = ?)", [sold_out])
     world.om_execute(lambda t: f"DELETE FROM {t('inventory_hold')} WHERE item_id = (SELECT item_id FROM {t('item')} WHERE item_code = ?)", [sold_out])
     world.om_execute(lambda t: f"UPDATE {t('item_attribute')} SET value = 'No' WHERE name = 'AmazonItem' AND item_id = (SELECT item_id FROM {t('item')} WHERE item_code = ?)", [leaving])
-    second = inventory(**FAST)
+    second = inventory(resources=world.resources, **FAST)
     assert second["zeros patched at once"] == 2 and second["leaving Amazon"] == 1 and second["messages sent"] == 2
     patched = [c for c in world.sandbox.admin("GET", "calls")["calls"].items() if c[0] == "patchListingsItem"]
     assert patched == [("patchListingsItem", 2)]
     listings = world.listings()
     assert listings[sold_out]["quantity"] == 0 and listings[leaving]["quantity"] == 0
-    third = inventory(**FAST)
+    third = inventory(resources=world.resources, **FAST)
     assert third["messages sent"] == 0, "an item that left Amazon is left alone once it is at 0"
 
 
 @pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
 def test_a_new_backorder_level_reaches_amazon_on_the_next_run(world):
     world.sandbox.publish_catalog(world.om)
-    inventory(**FAST)
+    inventory(resources=world.resources, **FAST)
     backorderable = backorderable_skus(world)
-    changed = inventory(backorder_quantity=250, **FAST)
+    changed = inventory(resources=world.resources, backorder_quantity=250, **FAST)
     assert backorderable and changed["messages sent"] == len(backorderable)
     listings = world.listings()
     assert {listings[sku]["quantity"] for sku in backorderable} == {250}
@@ -122,8 +122,8 @@ def test_a_new_backorder_level_reaches_amazon_on_the_next_run(world):
 
 def test_full_sends_everything(world):
     world.sandbox.publish_catalog(world.om)
-    first = inventory(**FAST)
-    full = inventory(full=True, **FAST)
+    first = inventory(resources=world.resources, **FAST)
+    full = inventory(resources=world.resources, full=True, **FAST)
     assert full["messages sent"] == first["messages sent"] and full["verdict ACCEPTED"] == first["messages sent"]
 
 
@@ -149,7 +149,7 @@ def test_killed_after_submitting_the_rerun_neither_loses_nor_invents_a_verdict(w
         assert con.execute("SELECT outcome FROM ops.runs").fetchall() == [("RUNNING",)]
 
     world.sandbox.admin("DELETE", "faults")
-    rerun = inventory(**FAST)
+    rerun = inventory(resources=world.resources, **FAST)
     assert rerun["verdict ACCEPTED"] == state.height and rerun["messages sent"] == 0, "the earlier feed's verdicts are collected, nothing resent"
     expected = expected_quantities(world)
     listings = world.listings()

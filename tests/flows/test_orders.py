@@ -56,7 +56,7 @@ def test_a_large_import_goes_in_batches_each_committed_once(world, monkeypatch):
     stock_catalog(world, quantity=200)
     world.sandbox.admin("POST", "orders", {"count": 250, "release": True})
     world.sandbox.admin("POST", "clock/advance", {"seconds": 300})
-    first = orders()
+    first = orders(resources=world.resources)
     assert_om_matches_amazon(world)
     assert first["new in OM"] == first["orders seen"] - first["pending at Amazon"] - first["cancelled before import"]
     assert len(list((world.warehouse.landing_dir / "amazon_orders").glob("*.parquet"))) >= 3, "one landing per batch"
@@ -76,7 +76,7 @@ def test_orders_arrive_once_with_customers_lines_and_holds(world):
         {"name": n, "address1": a, "city": c, "region": r, "postalCode": p, "country": k} for n, a, c, r, p, k in buyers.iter_rows()]})
     world.sandbox.admin("POST", "orders", {"count": 60, "release": True})
     world.sandbox.admin("POST", "clock/advance", {"seconds": 300})
-    first = orders()
+    first = orders(resources=world.resources)
     assert_om_matches_amazon(world)
     assert first["new in OM"] == first["orders seen"] - first["pending at Amazon"] - first["cancelled before import"]
     assert first["customers by NEW"] and first["customers by DEFAULT"]
@@ -84,7 +84,7 @@ def test_orders_arrive_once_with_customers_lines_and_holds(world):
 
     world.sandbox.admin("POST", "orders", {"count": 20, "release": True})
     world.sandbox.admin("POST", "clock/advance", {"seconds": 300})
-    second = orders(overlap_minutes=24 * 60)  # a wide overlap: every earlier order is seen again
+    second = orders(resources=world.resources, overlap_minutes=24 * 60)  # a wide overlap: every earlier order is seen again
     assert second["orders seen"] > 20 and second["new in OM"] <= 20
     assert_om_matches_amazon(world)
     customers = world.om.read("SELECT customer_no, count(*) AS n FROM customer GROUP BY 1 HAVING count(*) > 1")
@@ -102,11 +102,11 @@ def test_pending_then_released_and_cancellations_before_and_after_import(world):
     pending = world.sandbox.admin("POST", "orders", {"count": 6, "fulfilledBy": "MERCHANT"})["orderIds"]
     world.sandbox.admin("POST", f"orders/{pending[0]}/cancel")
     world.sandbox.admin("POST", "clock/advance", {"seconds": 150})
-    first = orders()
+    first = orders(resources=world.resources)
     assert first["new in OM"] == 0 and first["pending at Amazon"] == 5 and first["cancelled before import"] == 1
     world.sandbox.admin("POST", "clock/advance", {"seconds": 3 * 3600})
     world.sandbox.admin("POST", "clock/advance", {"seconds": 150})  # changes show after Amazon's two minutes
-    second = orders()
+    second = orders(resources=world.resources)
     assert second["new in OM"] >= 4
     assert pending[0] not in set(om_orders(world)["external_order_id"])
     assert_om_matches_amazon(world)
@@ -118,7 +118,7 @@ def test_pending_then_released_and_cancellations_before_and_after_import(world):
     for order_id in (cancel_me, shipped_one):
         world.sandbox.admin("POST", f"orders/{order_id}/cancel")
     world.sandbox.admin("POST", "clock/advance", {"seconds": 300})
-    third = orders()
+    third = orders(resources=world.resources)
     assert third["cancelled in OM"] == 1
     status = dict(om_orders(world).select("external_order_id", "status").iter_rows())
     assert status[cancel_me] == "cancelled" and status[shipped_one] == "open"
@@ -136,12 +136,12 @@ def test_an_order_for_an_unknown_sku_waits_then_imports(world):
     world.sandbox.admin("POST", "listings", {"listings": [{"sku": "NEW-ITEM-1", "productType": "PRODUCT", "quantity": 5, "price": "9.99"}]})
     [waiting] = world.sandbox.admin("POST", "orders", {"count": 1, "skus": ["NEW-ITEM-1"], "fulfilledBy": "MERCHANT", "release": True})["orderIds"]
     world.sandbox.admin("POST", "clock/advance", {"seconds": 300})
-    first = orders()
+    first = orders(resources=world.resources)
     assert first["waiting"] == 1 and first["new in OM"] == 0
-    again = orders()  # retried every run, still waiting, nothing dropped
+    again = orders(resources=world.resources)  # retried every run, still waiting, nothing dropped
     assert again["waiting"] == 1
     world.om_execute(lambda t: f"INSERT INTO {t('item')} (item_code, description, backorderable, active) VALUES ('NEW-ITEM-1', 'New', false, true)", [])
-    third = orders()
+    third = orders(resources=world.resources)
     assert third["new in OM"] == 1 and third["waiting"] == 0
     assert waiting in set(om_orders(world)["external_order_id"])
 
@@ -152,9 +152,9 @@ def test_a_429_storm_loses_nothing(world):
     world.sandbox.admin("POST", "orders", {"count": 250, "release": True})
     world.sandbox.admin("POST", "clock/advance", {"seconds": 300})
     world.sandbox.admin("POST", "faults", {"operation": "searchOrders", "throttle": 0.5, "error503": 0.1})
-    orders()
+    orders(resources=world.resources)
     world.sandbox.admin("DELETE", "faults")
-    orders()  # what changed while the first run paged is picked up by the next window
+    orders(resources=world.resources)  # what changed while the first run paged is picked up by the next window
     assert_om_matches_amazon(world)
 
 
@@ -168,7 +168,7 @@ def test_killed_between_the_om_commit_and_the_watermark_the_rerun_duplicates_not
     imported = om_orders(world)
     with world.warehouse.read() as con:
         assert con.execute("SELECT count(*) FROM ops.watermarks").fetchone()[0] == 0, "killed before the watermark"
-    rerun = orders()
+    rerun = orders(resources=world.resources)
     assert rerun["new in OM"] == 0 and rerun["customers created"] == 0
     assert om_orders(world).equals(imported)
     assert_om_matches_amazon(world)
@@ -183,7 +183,7 @@ def test_batches_of_one_run_never_resolve_each_others_quarantine(world, monkeypa
     world.sandbox.admin("POST", "clock/advance", {"seconds": 60})
     world.sandbox.admin("POST", "orders", {"count": 150, "release": True})  # later pages: later batches
     world.sandbox.admin("POST", "clock/advance", {"seconds": 300})
-    first = orders()
+    first = orders(resources=world.resources)
     assert first["waiting"] >= 3
 
     def still_open() -> set[str]:
@@ -192,5 +192,5 @@ def test_batches_of_one_run_never_resolve_each_others_quarantine(world, monkeypa
 
     assert still_open() >= set(waiting), "a later batch resolved the first batch's problems"
     world.om_execute(lambda t: f"INSERT INTO {t('item')} (item_code, description, backorderable, active) VALUES ('NEW-ITEM-1', 'New', false, true)", [])
-    orders()
+    orders(resources=world.resources)
     assert not still_open() & set(waiting), "a full run that no longer finds them resolves them"

@@ -31,7 +31,7 @@ def set_price(world, sku: str, price: str) -> None:
 
 def test_offers_get_the_om_prices_invalid_ones_wait_and_a_rerun_sends_nothing(world):
     world.sandbox.publish_catalog(world.om)
-    first = prices(**FAST)
+    first = prices(resources=world.resources, **FAST)
     expected = expected_prices(world)
     offered = offered_prices(world)
     assert {s: offered[s] for s in expected} == expected
@@ -41,18 +41,18 @@ def test_offers_get_the_om_prices_invalid_ones_wait_and_a_rerun_sends_nothing(wo
     assert invalid == first["prices invalid"]
     never_sent = set(offered) - set(expected)
     assert all(offered[s] is None for s in never_sent)
-    again = prices(**FAST)
+    again = prices(resources=world.resources, **FAST)
     assert again["messages sent"] == 0 and again["held for approval"] == 0
 
 
 @pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
 def test_a_fat_finger_drop_waits_for_approval(world):
     world.sandbox.publish_catalog(world.om)
-    prices(**FAST)
+    prices(resources=world.resources, **FAST)
     sku, price = sorted(expected_prices(world).items())[5]
     drop = (price / 10).quantize(Decimal("0.01"))
     set_price(world, sku, str(drop))
-    held = prices(**FAST)
+    held = prices(resources=world.resources, **FAST)
     assert held["held for approval"] == 1 and held["messages sent"] == 0
     assert offered_prices(world)[sku] == price, "Amazon still has the old price"
 
@@ -60,7 +60,7 @@ def test_a_fat_finger_drop_waits_for_approval(world):
     env = {**os.environ, **world.env}
     approved = subprocess.run([omsync, "prices", "approve", sku, "NOT-HELD"], env=env, capture_output=True, text=True)
     assert approved.returncode == 1 and sku in approved.stdout and "not held, nothing to approve: NOT-HELD" in approved.stderr
-    released = prices(**FAST)
+    released = prices(resources=world.resources, **FAST)
     assert released["messages sent"] == 1 and released["verdict ACCEPTED"] == 1
     assert offered_prices(world)[sku] == drop
     with world.warehouse.read() as con:
@@ -71,10 +71,10 @@ def test_a_fat_finger_drop_waits_for_approval(world):
 def test_a_rejected_price_is_sent_again_once_amazon_can_take_it(world):
     missing = sorted(expected_prices(world))[:2]
     world.sandbox.publish_catalog(world.om, skip=set(missing))
-    first = prices(**FAST)
+    first = prices(resources=world.resources, **FAST)
     assert first["verdict REJECTED"] == 2
     world.sandbox.publish_catalog(world.om)
-    second = prices(**FAST)
+    second = prices(resources=world.resources, **FAST)
     assert second["messages sent"] == 2 and second["verdict ACCEPTED"] == 2
     offered = offered_prices(world)
     assert all(offered[s] == p for s, p in expected_prices(world).items())

@@ -35,7 +35,7 @@ def settled_world(world) -> list[str]:
     only (invoiced, not yet settled); returns the settled order ids."""
     imported_orders(world, count=16)
     ship_orders(world.om, share=0.5, whole=True)
-    shipments()
+    shipments(resources=world.resources)
     world.sandbox.admin("POST", "clock/advance", {"seconds": 600})
     ship_orders(world.om, share=1.0, whole=True)
     return [o["orderId"] for o in world.sandbox.admin("GET", "orders")["orders"] if o["status"] == "SHIPPED"]
@@ -59,7 +59,7 @@ def test_paid_disputed_overdue_refund_and_each_settlement_applied_once(world, tm
     update_invoice(world, late, due_date=date(2020, 1, 31))
     world.sandbox.admin("POST", "settlements", {"gzip": True})
 
-    first = settlement()
+    first = settlement(resources=world.resources)
 
     assert first["settlements applied"] == 1 and first["unbalanced settlements"] == 0
     assert latest_progress() == ("settlement reports reconciled", 100.0)
@@ -89,7 +89,7 @@ def test_paid_disputed_overdue_refund_and_each_settlement_applied_once(world, tm
     world.sandbox.admin("POST", f"orders/{refunded}/refund", {"kind": "A-to-z Guarantee Refund"})
     world.sandbox.admin("POST", "clock/advance", {"seconds": 3600})
     world.sandbox.admin("POST", "settlements", {"gzip": False})
-    second = settlement()
+    second = settlement(resources=world.resources)
     assert second["reports read"] == 1 and second["settlements applied"] == 1
     claim = query(world, f"SELECT kind, amount FROM recon.exceptions WHERE order_id = '{refunded}' AND kind <> 'difference'")
     assert claim["kind"].to_list() == ["a_to_z_claim"] and claim["amount"][0] < 0
@@ -102,10 +102,10 @@ def test_paid_disputed_overdue_refund_and_each_settlement_applied_once(world, tm
     downloaded = tmp_path / "settlement.txt"
     downloaded.write_bytes(document.content)
     om_before = (invoices(world), payments(world))
-    again = settlement(files=[str(downloaded)])
+    again = settlement(resources=world.resources, files=[str(downloaded)])
     assert again["settlements applied"] == 0 and again["settlements already applied"] == 1
     assert invoices(world).equals(om_before[0]) and payments(world).equals(om_before[1])
-    assert settlement()["reports read"] == 0
+    assert settlement(resources=world.resources)["reports read"] == 0
 
 
 def test_killed_after_the_om_commit_the_rerun_gives_the_same_om_state(world, prefect_server):
@@ -120,9 +120,9 @@ def test_killed_after_the_om_commit_the_rerun_gives_the_same_om_state(world, pre
     killed_state = (invoices(world), payments(world))
     assert query(world, "SELECT count(*) AS n FROM recon.settlements")["n"][0] == 0, "killed before the warehouse record"
 
-    rerun = settlement()
+    rerun = settlement(resources=world.resources)
 
     assert rerun["settlements applied"] == 1
     assert invoices(world).equals(killed_state[0]) and payments(world).equals(killed_state[1])
     assert query(world, "SELECT count(*) AS n FROM recon.settlements")["n"][0] == 1
-    assert settlement()["settlements applied"] == 0
+    assert settlement(resources=world.resources)["settlements applied"] == 0

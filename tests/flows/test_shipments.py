@@ -22,7 +22,7 @@ def imported_orders(world, count=30):
     stock_catalog(world, count=10, quantity=200)
     world.sandbox.admin("POST", "orders", {"count": count, "fulfilledBy": "MERCHANT", "release": True})
     world.sandbox.admin("POST", "clock/advance", {"seconds": 300})
-    orders()
+    orders(resources=world.resources)
 
 
 def packages_at_amazon(world) -> dict[str, list[dict]]:
@@ -37,7 +37,7 @@ def om_shipping(world) -> pl.DataFrame:
 def test_each_shipping_order_becomes_one_package_then_closes_with_its_invoice(world):
     imported_orders(world)
     shipped = ship_orders(world.om, share=1.0)
-    first = shipments()
+    first = shipments(resources=world.resources)
     sendable = shipped.filter(pl.col("tracking_no").is_not_null())
     assert first["Amazon confirmed"] == sendable.height and first["not sendable"] == shipped.height - sendable.height
     assert latest_progress() == ("packages confirmed to Amazon", 100.0)
@@ -64,7 +64,7 @@ def test_each_shipping_order_becomes_one_package_then_closes_with_its_invoice(wo
     partly = state.filter(~pl.col("all_shipped") & pl.col("external_order_id").is_in(sendable.join(om_shipping(world), on="shipping_order_id")["external_order_id"].implode()))
     assert (partly["inv"] == "open").all()
 
-    again = shipments()
+    again = shipments(resources=world.resources)
     assert again.get("Amazon confirmed", 0) == 0 and again["sent"] == 0
 
 
@@ -72,12 +72,12 @@ def test_each_shipping_order_becomes_one_package_then_closes_with_its_invoice(wo
 def test_a_partial_shipment_then_the_rest(world):
     imported_orders(world, count=40)
     ship_orders(world.om, share=1.0)
-    shipments()
+    shipments(resources=world.resources)
     amazon = {o["orderId"]: o for o in world.sandbox.admin("GET", "orders")["orders"]}
     partial = [o for o, order in amazon.items() if order["status"] == "PARTIALLY_SHIPPED"]
     assert partial, "orders with several lines shipped in part"
     ship_the_rest(world.om)
-    shipments()
+    shipments(resources=world.resources)
     amazon = {o["orderId"]: o for o in world.sandbox.admin("GET", "orders")["orders"]}
     assert all(amazon[o]["status"] == "SHIPPED" and len(amazon[o]["packages"]) >= 2 for o in partial)
     invoices = world.om.read("SELECT s.external_order_id, i.status FROM invoice i JOIN sales_order s USING (sales_order_id)")
@@ -91,14 +91,14 @@ def test_a_refused_confirmation_is_recorded_and_sent_again_only_when_changed(wor
     victim = shipped["shipping_order_id"][0]
     line = world.om.read("SELECT line_id, external_line_id FROM shipping_order_line JOIN sales_order_line USING (line_id) WHERE shipping_order_id = ?", [victim]).row(0)
     world.om_execute(lambda t: f"UPDATE {t('sales_order_line')} SET external_line_id = 'NOT-AN-ITEM' WHERE line_id = ?", [line[0]])
-    first = shipments()
+    first = shipments(resources=world.resources)
     assert first["Amazon rejected"] == 1
     error = om_shipping(world).filter(pl.col("shipping_order_id") == victim)["confirmation_error"].item()
     assert "not part of order" in error
     calls = world.sandbox.admin("GET", "calls")["calls"]["confirmShipment"]
-    assert shipments()["sent"] == 0 and world.sandbox.admin("GET", "calls")["calls"]["confirmShipment"] == calls
+    assert shipments(resources=world.resources)["sent"] == 0 and world.sandbox.admin("GET", "calls")["calls"]["confirmShipment"] == calls
     world.om_execute(lambda t: f"UPDATE {t('sales_order_line')} SET external_line_id = ? WHERE line_id = ?", [line[1], line[0]])
-    fixed = shipments()
+    fixed = shipments(resources=world.resources)
     assert fixed["Amazon confirmed"] == 1
     assert om_shipping(world).filter(pl.col("shipping_order_id") == victim)["status"].item() == "closed"
 
@@ -108,7 +108,7 @@ def test_a_429_storm_confirms_everything(world):
     imported_orders(world, count=30)
     shipped = ship_orders(world.om, share=1.0).filter(pl.col("tracking_no").is_not_null())
     world.sandbox.admin("POST", "faults", {"operation": "confirmShipment", "throttle": 0.5, "error500": 0.1})
-    result = shipments()
+    result = shipments(resources=world.resources)
     assert result["Amazon confirmed"] == shipped.height
     assert world.sandbox.admin("GET", "calls")["throttled"]["confirmShipment"] > 0
 
@@ -133,7 +133,7 @@ def test_killed_between_amazon_and_the_om_the_rerun_never_makes_a_second_package
         blocker.rollback()
         blocker.close()
     assert (om_shipping(world)["status"] == "shipped").all(), "nothing closed that the OM did not commit"
-    rerun = shipments()
+    rerun = shipments(resources=world.resources)
     assert rerun["Amazon confirmed"] == shipped.height
     at_amazon = packages_at_amazon(world)
     assert sum(len(p) for p in at_amazon.values()) == shipped.height, "the resend edited each package, none was added"
