@@ -6,6 +6,7 @@ import os
 import time
 
 from benchmarks.flow_runs import flow_bench, run_child
+from omsync.demo import publish_catalog
 from sandbox import om_demo_data
 from sandbox.process import start_sandbox
 
@@ -13,8 +14,11 @@ CHILD = """
 import json, sys, time
 started = time.perf_counter()
 from flows.registry import FLOWS
+from flows.resources import Resources
+from omsync.settings import Settings
+flow = FLOWS[sys.argv[3]]  # the registry imports a flow's module when asked for it
 imported = time.perf_counter()
-counts = FLOWS[sys.argv[3]](feed_wait_seconds=float(sys.argv[1]), full=sys.argv[2] == "full")
+counts = flow(feed_wait_seconds=float(sys.argv[1]), full=sys.argv[2] == "full", resources=Resources(Settings.from_env()))
 done = time.perf_counter()
 from benchmarks.flow_runs import peak_mb
 print("OMSYNC-BENCH " + json.dumps({"flow_seconds": done - imported, "import_seconds": imported - started,
@@ -59,7 +63,7 @@ def main(flow: str) -> None:
         # not on our two cores. Then 100,000× so the next run finds every verdict ready.
         sandbox = start_sandbox("--time-scale", "1", "--no-usage-plans")
         try:
-            sandbox.publish_catalog(om)
+            publish_catalog(sandbox, om)
             env = bench.env(sandbox.url)
             floor = _copy_floor(url, OM_TABLES[flow])
             full = run_child(CHILD, env, "0", "delta", flow)  # submit and return: verdicts are collected by the next run

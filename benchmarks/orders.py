@@ -14,8 +14,10 @@ CHILD = """
 import json, time
 from benchmarks.flow_runs import peak_mb
 from flows.orders import orders
+from flows.resources import Resources
+from omsync.settings import Settings
 started = time.perf_counter()
-counts = orders(initial_days=3)
+counts = orders(initial_days=3, resources=Resources(Settings.from_env()))
 print("OMSYNC-BENCH " + json.dumps({"seconds": time.perf_counter() - started, "counts": counts,
                                     "peak_mb": peak_mb()}))
 """

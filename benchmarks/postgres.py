@@ -3,7 +3,7 @@
 import os
 from contextlib import contextmanager
 
-from tests.pg_server import start_cluster
+from sandbox.postgres import start_cluster
 
 
 @contextmanager

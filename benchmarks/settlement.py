@@ -15,9 +15,11 @@ from connectors.om import OmDatabase
 
 CHILD = """
 import json, sys, time
+from flows.resources import Resources
 from flows.settlement import settlement
+from omsync.settings import Settings
 started = time.perf_counter()
-counts = settlement(files=[sys.argv[1]])
+counts = settlement(files=[sys.argv[1]], resources=Resources(Settings.from_env()))
 print("OMSYNC-BENCH " + json.dumps({"seconds": time.perf_counter() - started, "counts": counts}))
 """
 HEADER = ("settlement-id\tsettlement-start-date\tsettlement-end-date\tdeposit-date\ttotal-amount\tcurrency\ttransaction-type\t"

@@ -16,8 +16,10 @@ from sandbox.process import start_sandbox
 CHILD = """
 import json, sys, time
 from flows.registry import FLOWS
+from flows.resources import Resources
+from omsync.settings import Settings
 started = time.perf_counter()
-counts = FLOWS[sys.argv[1]]()
+counts = FLOWS[sys.argv[1]](resources=Resources(Settings.from_env()))
 print("OMSYNC-BENCH " + json.dumps({"seconds": time.perf_counter() - started, "counts": counts}))
 """
 PLAN_RATE = 2.0

@@ -15,9 +15,10 @@ from flows.resources import Resources, provided
 from flows.runs import recorded_run
 from flows.warehouse_tasks import land
 from transforms.customers import match_customers
-from transforms.orders import (DEFAULT_TERMS, OrderPlan, as_om_lines, as_om_orders, cancellable, choose_hold_sites, flatten_lines,
+from transforms.orders import (OrderPlan, as_om_lines, as_om_orders, cancellable, choose_hold_sites, flatten_lines,
                                flatten_orders, latest_versions, lines_to_hold, order_outcomes, order_problems, plan_orders,
                                shipped_before_cancel)
+from transforms.terms import DEFAULT_TERMS
 
 BATCH_ORDERS = 20_000  # per OM transaction: the next batch downloads while this one is imported
 

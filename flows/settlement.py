@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -18,11 +17,12 @@ from connectors.amazon import AmazonConnector
 from connectors.om import OmDatabase
 from connectors.om_settlement import apply_payments, invoices_for_orders, mark_overdue, open_invoices
 from connectors.warehouse import Warehouse
+from flows.resources import Resources, provided
 from flows.runs import PROBLEM_SCHEMA, recorded_run
 from omsync.errors import UserError
-from omsync.settings import Settings
 from transforms.settlement import (EXCEPTION_SCHEMA, Reconciliation, balance, classify_lines, find_overdue, line_exceptions,
                                    reconcile_orders, settle_orders)
+from transforms.settlement_records import open_receivables, settlement_exceptions, settlement_row, settlements_in, split_incomplete
 from transforms.settlement_report import ParsedReport, ReportFormatError, decode_report, parse_settlement_report
 
 WATERMARK = "created_since"
@@ -77,13 +77,6 @@ def read_files(paths: list[str]) -> list[Document]:
     return documents
 
 
-def settlements_in(parsed: ParsedReport) -> list[str]:
-    """Every settlement id the file mentions, in order of appearance."""
-    ids = pl.concat([parsed.summaries.select("settlement_id"), parsed.lines.select("settlement_id"),
-                     parsed.bad_rows.select("settlement_id").drop_nulls()])
-    return ids.unique(maintain_order=True)["settlement_id"].to_list()
-
-
 @task(cache_policy=NO_CACHE)
 def apply_settlement(om: OmDatabase, warehouse: Warehouse, document: Document, parsed: ParsedReport, settlement_id: str) -> Applied:
     """Reconcile one settlement, commit its payments to the OM in one transaction, then record it
@@ -92,54 +85,21 @@ def apply_settlement(om: OmDatabase, warehouse: Warehouse, document: Document, p
     lines = classify_lines(parsed.lines.filter(pl.col("settlement_id") == settlement_id))
     bad = parsed.bad_rows.filter(pl.col("settlement_id") == settlement_id)
     head = summary.row(0, named=True) if summary.height else {"settlement_id": settlement_id}
-    deposit = head.get("deposit_date")
-    reported = head.get("reported_total")
+    deposit, reported = head.get("deposit_date"), head.get("reported_total")
     computed, balanced = balance(reported, lines)
 
-    settled = settle_orders(lines)
-    incomplete = settled.join(bad.select("order_id").drop_nulls().unique(), on="order_id")
-    settled = settled.join(incomplete.select("order_id"), on="order_id", how="anti")
+    settled, incomplete = split_incomplete(settle_orders(lines), bad)
     invoices, known = invoices_for_orders(om, settled["order_id"], settlement_id)
     result = reconcile_orders(settled, invoices, known, settlement_id, deposit.date() if deposit else None)
     apply_payments(om, result.payments, result.invoices)
 
-    exceptions = pl.concat([
-        result.exceptions, line_exceptions(lines), _bad_row_exceptions(bad),
-        incomplete.select(kind=pl.lit("incomplete_order"), key=pl.concat_str("settlement_id", "order_id", separator=":"),
-                          settlement_id="settlement_id", order_id="order_id", amount="settled",
-                          reason=pl.lit("a row of this order did not parse: fix the file and import it again"), raw=pl.lit(None, pl.String))
-        .cast(EXCEPTION_SCHEMA),
-        _balance_exception(settlement_id, reported, computed, balanced, summary.height > 0),
-    ])
-    row = pl.DataFrame([{
-        "settlement_id": settlement_id, "period_start": head.get("period_start"), "period_end": head.get("period_end"),
-        "deposit_date": deposit, "currency": head.get("currency"), "reported_total": reported, "computed_total": computed,
-        "balanced": balanced, "line_count": lines.height, "bad_rows": bad.height,
-        "report_id": document.report_id, "source_file": None if document.report_id else document.source,
-    }], schema_overrides={"reported_total": pl.Decimal(18, 4), "computed_total": pl.Decimal(18, 4),
-                          "period_start": pl.Datetime("us", "UTC"), "period_end": pl.Datetime("us", "UTC"),
-                          "deposit_date": pl.Datetime("us", "UTC")})
+    exceptions = pl.concat([result.exceptions, line_exceptions(lines),
+                            settlement_exceptions(settlement_id, reported, computed, balanced, summary.height > 0, bad, incomplete)])
+    row = settlement_row(settlement_id, head, computed, balanced, lines.height, bad.height, document.report_id, document.source)
     with warehouse.write() as con:
         recon.record_settlement(warehouse, con, row, lines.with_columns(source_file=pl.lit(document.source)),
                                 result.invoices.with_columns(last_settlement_id=pl.lit(settlement_id)), exceptions)
     return Applied(settlement_id, "applied", row.row(0, named=True), result, exceptions)
-
-
-def _bad_row_exceptions(bad: pl.DataFrame) -> pl.DataFrame:
-    return bad.select(kind=pl.lit("unparseable_row"), key=pl.format("{}:line {}", pl.col("settlement_id").fill_null("?"), "line_no"),
-                      settlement_id="settlement_id", order_id="order_id", amount=pl.lit(None), reason="reason",
-                      raw="raw").cast(EXCEPTION_SCHEMA)
-
-
-def _balance_exception(settlement_id: str, reported: Decimal | None, computed: Decimal | None, balanced: bool,
-                       has_summary: bool) -> pl.DataFrame:
-    if balanced:
-        return pl.DataFrame(schema=EXCEPTION_SCHEMA)
-    reason = (f"the lines add up to {computed}, the summary says {reported}" if has_summary
-              else "the file has no readable summary row: the deposit total cannot be checked")
-    difference = computed - reported if has_summary and computed is not None and reported is not None else None
-    return pl.DataFrame([{"kind": "unbalanced", "key": settlement_id, "settlement_id": settlement_id, "order_id": None,
-                          "amount": difference, "reason": reason, "raw": None}], schema=EXCEPTION_SCHEMA)
 
 
 @task(cache_policy=NO_CACHE)
@@ -149,14 +109,8 @@ def apply_terms(om: OmDatabase, warehouse: Warehouse, as_of: date) -> pl.DataFra
     overdue = find_overdue(unpaid, as_of)
     if overdue.height:
         mark_overdue(om, overdue)
-    current = unpaid.update(overdue.select("invoice_id", "payment_status"), on="invoice_id").join(
-        overdue.select("invoice_id", "reason"), on="invoice_id", how="left")
     with warehouse.write() as con:
-        recon.record_invoices(con, current.select(
-            "invoice_id", "invoice_no", "order_id", "sales_order_id", "invoice_date", "due_date", "currency", "payment_status", "reason",
-            expected="amount", settled=pl.lit(None, pl.Decimal(18, 4)), fees=pl.lit(None, pl.Decimal(18, 4)),
-            difference=pl.lit(None, pl.Decimal(18, 4)), paid_at=pl.lit(None, pl.Datetime("us", "UTC")),
-            last_settlement_id=pl.lit(None, pl.String)))
+        recon.record_invoices(con, open_receivables(unpaid, overdue))
     return overdue
 
 
@@ -185,13 +139,13 @@ def describe(applied: Applied, overdue: int) -> list[str]:
 
 
 @flow(name="settlement")
-def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of: date | None = None) -> dict[str, int]:
+def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of: date | None = None,
+               resources: Resources | None = None) -> dict[str, int]:
     """Settlement reports (from Amazon, or `files` downloaded from Seller Central) → OM invoice
     payments, each settlement applied once ever; then Terms: unpaid invoices past due → overdue."""
-    settings = Settings.from_env()
-    warehouse, om = Warehouse(settings.warehouse), OmDatabase(settings.om_url)
     as_of = as_of or datetime.now(timezone.utc).date()
-    with recorded_run("settlement", warehouse) as run:
+    with provided(resources) as r, recorded_run("settlement", r.warehouse) as run:
+        warehouse, om = r.warehouse, r.om
         run.problems_query = "SELECT * FROM recon.exceptions ORDER BY created_at DESC"
         with warehouse.read_latest() as con:
             applied_before = recon.applied_settlements(con)
@@ -200,8 +154,7 @@ def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of:
         if files:
             documents = read_files(files)
         else:
-            with AmazonConnector(settings) as amazon:
-                documents, newest = fetch_reports(amazon, mark, seen, overlap_days)
+            documents, newest = fetch_reports(r.amazon, mark, seen, overlap_days)
         results: list[Applied] = []
         progress = create_progress_artifact(0.0, description="settlement reports reconciled") if documents else None
         for done, document in enumerate(documents, start=1):

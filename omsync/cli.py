@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from flows.registry import NAMES as FLOW_NAMES  # imports no flow (nor Prefect) until one runs
 from omsync.errors import UserError
 from omsync.settings import Settings
 
@@ -131,7 +132,7 @@ def serve(
     port: int = typer.Option(4200, help="Port of the local Prefect server and UI (reused when already running)."),
     every: list[str] = typer.Option([], "--every", help="Override a schedule: FLOW=SECONDS, e.g. --every orders=60."),
 ) -> None:
-    """Run the five flows on their schedules (prefect.yaml) with a local Prefect server and UI; against the
+    """Run the flows on their schedules (prefect.yaml) with a local Prefect server and UI; against the
     sandbox and the embedded OM unless OMSYNC_* settings point elsewhere. Ctrl-C stops everything it started."""
     from omsync import serve as serving
 
@@ -140,16 +141,18 @@ def serve(
 
 @app.command("run")
 def run_flow(
-    name: str = typer.Argument(..., help="The flow: prices, inventory, orders, shipments or settlement."),
+    name: str = typer.Argument(..., help=f"The flow: {', '.join(FLOW_NAMES[:-1])} or {FLOW_NAMES[-1]}."),
     full: bool = typer.Option(False, "--full", help="Send everything, not only what changed."),
 ) -> None:
     """Run one flow now, as a Prefect flow run (it shows in the Prefect UI)."""
     from flows.registry import FLOWS
+    from flows.resources import Resources
 
     if name not in FLOWS:
         raise typer.BadParameter(f"choose one of: {', '.join(FLOWS)}", param_hint="NAME")
-    _settings()
-    counts = FLOWS[name](full=full) if "full" in FLOWS[name].parameters.properties else FLOWS[name]()
+    flow = FLOWS[name]
+    with Resources(_settings()) as resources:
+        counts = flow(full=full, resources=resources) if "full" in flow.parameters.properties else flow(resources=resources)
     _print_counts(f"omsync run {name}", counts)
 
 
@@ -166,10 +169,11 @@ def _print_counts(title: str, counts: dict[str, int]) -> None:
 def settlement_import(files: list[Path] = typer.Argument(..., help="V2 settlement report files (.txt, gzip or not).")) -> None:
     """Reconcile settlement reports downloaded from Seller Central, as a Prefect flow run; a settlement
     already applied (from Amazon or an earlier import) is recognised and skipped."""
+    from flows.resources import Resources
     from flows.settlement import settlement
 
-    _settings()
-    _print_counts("omsync settlement import", settlement(files=[str(f) for f in files]))
+    with Resources(_settings()) as resources:
+        _print_counts("omsync settlement import", settlement(files=[str(f) for f in files], resources=resources))
 
 
 @prices_app.command("approve")

@@ -7,10 +7,9 @@ settles → settlement; then what each side holds and three next steps.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 
 import polars as pl
 from rich.console import Console
@@ -19,10 +18,12 @@ from rich.table import Table
 
 from connectors.om import OmDatabase
 from connectors.warehouse import Warehouse
-from omsync.settings import Settings
+from flows.resources import Resources
+from omsync.settings import Secret, Settings
 from sandbox import om_demo_data
 from sandbox.om_simulator import ship_orders
 from sandbox.process import Sandbox, start_sandbox
+from transforms.amazon_items import offered_items
 
 SANDBOX_TIME_SCALE = 600  # ten simulated minutes per second: feeds finish and orders age quickly
 DEMO_ORDERS = 60
@@ -33,6 +34,7 @@ class Demo:
     om: OmDatabase
     warehouse: Warehouse
     sandbox: Sandbox | None = None
+    resources: Resources | None = None  # once the sandbox runs: what every flow of the story is handed
 
 
 def run_story(settings: Settings, items: int, sites: int, customers: int, seed: int, console: Console) -> dict[str, dict]:
@@ -45,7 +47,7 @@ def run_story(settings: Settings, items: int, sites: int, customers: int, seed: 
 
     def flow(name: str, **parameters) -> Callable[[], str]:
         def step() -> str:
-            results[name] = FLOWS[name](**parameters)
+            results[name] = FLOWS[name](resources=demo.resources, **parameters)
             return ", ".join(f"{k} {v:,}" for k, v in list(results[name].items())[:4])
         return step
 
@@ -57,8 +59,8 @@ def run_story(settings: Settings, items: int, sites: int, customers: int, seed: 
 
     def start_amazon() -> str:
         demo.sandbox = start_sandbox("--time-scale", str(SANDBOX_TIME_SCALE), "--seed", str(seed), "--state", str(state_file))
-        settings_env(demo.sandbox)
-        return f"{demo.sandbox.publish_catalog(demo.om, withdrawn=False):,} listings on {demo.sandbox.url}"
+        demo.resources = Resources(sandbox_settings(settings, demo.sandbox), demo.om, demo.warehouse)
+        return f"{publish_catalog(demo.sandbox, demo.om, withdrawn=False):,} listings on {demo.sandbox.url}"
 
     def buyers_order() -> str:
         demo.sandbox.admin("POST", "orders", {"count": DEMO_ORDERS, "release": True})
@@ -105,10 +107,27 @@ def run_story(settings: Settings, items: int, sites: int, customers: int, seed: 
     return results
 
 
-def settings_env(sandbox: Sandbox) -> None:
-    """Point this process's flows at the sandbox, with demo credentials the sandbox accepts."""
-    os.environ.update({"OMSYNC_AMAZON_ENDPOINT": sandbox.url, "SP_API_REFRESH_TOKEN": "Atzr|omsync-demo",
-                       "LWA_APP_ID": "amzn1.application-oa2-client.omsync-demo", "LWA_CLIENT_SECRET": "omsync-demo"})
+def sandbox_settings(settings: Settings, sandbox: Sandbox) -> Settings:
+    """These settings pointed at the sandbox, with demo credentials the sandbox accepts."""
+    return replace(settings, amazon_endpoint=sandbox.url, refresh_token=Secret("Atzr|omsync-demo"),
+                   lwa_app_id="amzn1.application-oa2-client.omsync-demo", lwa_client_secret=Secret("omsync-demo"))
+
+
+def sandbox_env(sandbox: Sandbox) -> dict[str, str]:
+    """The same as variables, for flow runs in other processes (`omsync serve`'s)."""
+    return {"OMSYNC_AMAZON_ENDPOINT": sandbox.url, "SP_API_REFRESH_TOKEN": "Atzr|omsync-demo",
+            "LWA_APP_ID": "amzn1.application-oa2-client.omsync-demo", "LWA_CLIENT_SECRET": "omsync-demo"}
+
+
+def publish_catalog(sandbox: Sandbox, om: OmDatabase, withdrawn: bool = True, skip: Collection[str] = ()) -> int:
+    """The seller's listings exist on Amazon: one per OM item with an AmazonItem attribute (only those
+    offered now, active and not `No`, without `withdrawn`), except the SKUs in `skip`."""
+    items = om.read("SELECT item_id, item_code, backorderable, active FROM item")
+    attributes = om.read("SELECT item_id, name, value, tag FROM item_attribute")
+    offered = offered_items(items, attributes).join(attributes.filter(pl.col("name") == "AmazonItem").select("item_id"), on="item_id")
+    listed = offered.filter(~pl.col("sku").is_in(list(skip)) & (pl.lit(withdrawn) | pl.col("included")))
+    sandbox.admin("POST", "listings", {"listings": listed.select("sku", productType="product_type").to_dicts()})
+    return listed.height
 
 
 def summarise_amazon(sandbox: Sandbox, console: Console) -> None:

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from connectors.om import OmDatabase
 from omsync import prefect_server
-from omsync.demo import settings_env
+from omsync.demo import publish_catalog, sandbox_env
 from omsync.errors import ConfigError
 from omsync.settings import DEFAULT_OM_URL, Settings
 from sandbox import om_demo_data
@@ -89,8 +89,10 @@ def serve(settings: Settings, port: int, every: dict[str, int], console: Console
             sandbox = start_sandbox("--time-scale", str(SERVE_TIME_SCALE), "--order-rate", str(SERVE_ORDER_RATE),
                                     "--state", str(settings.warehouse.with_name("sandbox-state.json")))
             started.append(sandbox.process)
-            settings_env(sandbox)
-            sandbox.publish_catalog(OmDatabase(settings.om_url), withdrawn=False)
+            # Served runs are child processes of Prefect's runner, which build their resources from
+            # the settings in the environment they inherit (as on a worker).
+            os.environ.update(sandbox_env(sandbox))
+            publish_catalog(sandbox, OmDatabase(settings.om_url), withdrawn=False)
             console.print(f"Amazon: the sandbox on {sandbox.url} (buyers order {SERVE_ORDER_RATE} times a simulated hour)")
         deployments = build_deployments(specs, every)
         table = Table("deployment", "every", "parameters", title=f"Serving; UI at http://127.0.0.1:{port} — Ctrl-C stops")

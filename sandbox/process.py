@@ -6,16 +6,12 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import httpx
-import polars as pl
 
-from connectors.om import OmDatabase
 from omsync.settings import Settings
-from transforms.amazon_items import offered_items
 
 
 @dataclass
@@ -38,16 +34,6 @@ class Sandbox:
             **overrides,
         }
         return Settings.from_env(env)
-
-    def publish_catalog(self, om: OmDatabase, withdrawn: bool = True, skip: Collection[str] = ()) -> int:
-        """The seller's listings exist on Amazon: one per OM item with an AmazonItem attribute (only those
-        offered now, active and not `No`, without `withdrawn`), except the SKUs in `skip`."""
-        items = om.read("SELECT item_id, item_code, backorderable, active FROM item")
-        attributes = om.read("SELECT item_id, name, value, tag FROM item_attribute")
-        offered = offered_items(items, attributes).join(attributes.filter(pl.col("name") == "AmazonItem").select("item_id"), on="item_id")
-        listed = offered.filter(~pl.col("sku").is_in(list(skip)) & (pl.lit(withdrawn) | pl.col("included")))
-        self.admin("POST", "listings", {"listings": listed.select("sku", productType="product_type").to_dicts()})
-        return listed.height
 
     def stop(self) -> None:
         self.process.terminate()

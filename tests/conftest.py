@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pg_server import NoPostgres, PgCluster, start_cluster
+from sandbox.postgres import NoPostgres, PgCluster, start_cluster
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -1,13 +1,16 @@
 """prefect.yaml: every deployment's entrypoint loads with its parameters, on the schedule the
-operations issue names, one run at a time; `omsync serve` builds the same deployments from it."""
+operations issue names, one run at a time; it says what the flow registry says; `omsync serve`
+builds the same deployments from it."""
 
 import pytest
 from prefect.flows import load_flow_from_entrypoint
 
+from flows.registry import REGISTRY, SPECS, prefect_yaml
 from omsync.errors import ConfigError
-from omsync.serve import PROJECT, build_deployments, parse_every, read_deployments
+from omsync.serve import PROJECT, SPEC, build_deployments, parse_every, read_deployments
 
-SCHEDULES = {"orders": 300, "inventory": 900, "shipments": 900, "prices": 3600, "settlement": 21600}
+SCHEDULES = {spec.name: spec.interval for spec in REGISTRY}
+OPERATIONS_SCHEDULES = {"orders": 300, "inventory": 900, "shipments": 900, "prices": 3600, "settlement": 21600}
 
 
 @pytest.mark.parametrize("spec", read_deployments(), ids=lambda spec: spec["name"])
@@ -20,8 +23,19 @@ def test_each_entrypoint_loads_with_its_parameters_schedule_and_limit(spec):
     assert "omsync" in spec["tags"]
 
 
-def test_the_yaml_declares_the_five_flows():
+def test_the_registry_keeps_the_schedules_the_operations_issue_names():
+    assert {name: SCHEDULES[name] for name in OPERATIONS_SCHEDULES} == OPERATIONS_SCHEDULES
+
+
+def test_the_yaml_declares_the_registrys_flows_as_the_registry_says():
     assert sorted(spec["name"] for spec in read_deployments()) == sorted(SCHEDULES)
+    assert read_deployments() == [spec.deployment() for spec in REGISTRY], "run `python -m flows.registry` to rewrite prefect.yaml"
+    assert SPEC.read_text() == prefect_yaml(), "run `python -m flows.registry` to rewrite prefect.yaml"
+
+
+def test_each_entrypoint_is_the_registrys_flow():
+    for spec in REGISTRY:
+        assert load_flow_from_entrypoint(str(PROJECT / spec.entrypoint)).name == SPECS[spec.name].load().name == spec.name
 
 
 def test_serve_builds_the_same_deployments_with_overrides():

@@ -112,7 +112,6 @@ def choose_hold_sites(lines: pl.DataFrame, availability: pl.DataFrame) -> pl.Dat
     return lines.join(best.select("item_id", "site_id"), on="item_id", how="left")
 
 
-DEFAULT_TERMS = "NET14"  # the OM Terms an Amazon order's invoice is due under: Amazon pays out every 14 days
 CANCELLED_AFTER_SHIPPING = "Amazon cancelled an order the OM has already shipped: a person must decide"
 
 

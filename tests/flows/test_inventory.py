@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from flows.inventory import inventory
+from omsync.demo import publish_catalog
 from tests.flows.conftest import artifacts_of_latest_run
 from transforms.availability import compute_quantities
 
@@ -36,7 +37,7 @@ def backorderable_skus(world) -> set[str]:
 
 
 def test_a_run_sets_every_quantity_and_a_rerun_sends_nothing(world):
-    world.sandbox.publish_catalog(world.om)
+    publish_catalog(world.sandbox, world.om)
     first = inventory(resources=world.resources, **FAST)
     expected = expected_quantities(world)
     listings = world.listings()
@@ -69,7 +70,7 @@ def test_a_run_sets_every_quantity_and_a_rerun_sends_nothing(world):
 @pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
 def test_rejected_messages_and_fatal_feeds_are_sent_again(world):
     missing = sorted(expected_quantities(world))[:3]
-    world.sandbox.publish_catalog(world.om, skip=set(missing))
+    publish_catalog(world.sandbox, world.om, skip=set(missing))
     world.sandbox.admin("POST", "faults", {"fatalFeeds": 1})
     fatal = inventory(resources=world.resources, **FAST)
     assert fatal["verdict FATAL"] == fatal["messages sent"]
@@ -81,7 +82,7 @@ def test_rejected_messages_and_fatal_feeds_are_sent_again(world):
     rejected = world.state().filter(pl.col("quantity_verdict") == "REJECTED")
     assert sorted(rejected["sku"]) == missing and rejected["quantity_issues"].str.contains("does not match any listing").all()
 
-    world.sandbox.publish_catalog(world.om)  # the seller creates the three listings on Amazon
+    publish_catalog(world.sandbox, world.om)  # the seller creates the three listings on Amazon
     fixed = inventory(resources=world.resources, **FAST)
     assert fixed["messages sent"] == 3 and fixed["verdict ACCEPTED"] == 3
     expected = expected_quantities(world)
@@ -91,7 +92,7 @@ def test_rejected_messages_and_fatal_feeds_are_sent_again(world):
 
 @pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
 def test_zeros_go_first_and_items_leaving_amazon_get_zero_once(world):
-    world.sandbox.publish_catalog(world.om)
+    publish_catalog(world.sandbox, world.om)
     inventory(resources=world.resources, **FAST)
     listings = world.listings()
     stocked = sorted(s for s, l in listings.items() if (l["quantity"] or 0) > 0 and (l["quantity"] or 0) < 1000)
@@ -111,7 +112,7 @@ def test_zeros_go_first_and_items_leaving_amazon_get_zero_once(world):
 
 @pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
 def test_a_new_backorder_level_reaches_amazon_on_the_next_run(world):
-    world.sandbox.publish_catalog(world.om)
+    publish_catalog(world.sandbox, world.om)
     inventory(resources=world.resources, **FAST)
     backorderable = backorderable_skus(world)
     changed = inventory(resources=world.resources, backorder_quantity=250, **FAST)
@@ -121,7 +122,7 @@ def test_a_new_backorder_level_reaches_amazon_on_the_next_run(world):
 
 
 def test_full_sends_everything(world):
-    world.sandbox.publish_catalog(world.om)
+    publish_catalog(world.sandbox, world.om)
     first = inventory(resources=world.resources, **FAST)
     full = inventory(resources=world.resources, full=True, **FAST)
     assert full["messages sent"] == first["messages sent"] and full["verdict ACCEPTED"] == first["messages sent"]
@@ -129,7 +130,7 @@ def test_full_sends_everything(world):
 
 @pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
 def test_killed_after_submitting_the_rerun_neither_loses_nor_invents_a_verdict(world, prefect_server):
-    world.sandbox.publish_catalog(world.om)
+    publish_catalog(world.sandbox, world.om)
     world.sandbox.admin("POST", "faults", {"operation": "getFeed", "latencyMs": 60_000})  # the run hangs waiting for Amazon
     env = {**os.environ, **world.env, "PREFECT_API_URL": prefect_server}
     child = subprocess.Popen([str(Path(sys.executable).with_name("omsync")), "run", "inventory"], env=env,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from flows.prices import prices
+from omsync.demo import publish_catalog
 from transforms.pricing import validate_prices
 
 FAST = {"feed_wait_seconds": 60.0}
@@ -30,7 +31,7 @@ def set_price(world, sku: str, price: str) -> None:
 
 
 def test_offers_get_the_om_prices_invalid_ones_wait_and_a_rerun_sends_nothing(world):
-    world.sandbox.publish_catalog(world.om)
+    publish_catalog(world.sandbox, world.om)
     first = prices(resources=world.resources, **FAST)
     expected = expected_prices(world)
     offered = offered_prices(world)
@@ -47,7 +48,7 @@ def test_offers_get_the_om_prices_invalid_ones_wait_and_a_rerun_sends_nothing(wo
 
 @pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
 def test_a_fat_finger_drop_waits_for_approval(world):
-    world.sandbox.publish_catalog(world.om)
+    publish_catalog(world.sandbox, world.om)
     prices(resources=world.resources, **FAST)
     sku, price = sorted(expected_prices(world).items())[5]
     drop = (price / 10).quantize(Decimal("0.01"))
@@ -70,10 +71,10 @@ def test_a_fat_finger_drop_waits_for_approval(world):
 @pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
 def test_a_rejected_price_is_sent_again_once_amazon_can_take_it(world):
     missing = sorted(expected_prices(world))[:2]
-    world.sandbox.publish_catalog(world.om, skip=set(missing))
+    publish_catalog(world.sandbox, world.om, skip=set(missing))
     first = prices(resources=world.resources, **FAST)
     assert first["verdict REJECTED"] == 2
-    world.sandbox.publish_catalog(world.om)
+    publish_catalog(world.sandbox, world.om)
     second = prices(resources=world.resources, **FAST)
     assert second["messages sent"] == 2 and second["verdict ACCEPTED"] == 2
     offered = offered_prices(world)

@@ -9,7 +9,6 @@ import polars as pl
 from connectors.amazon import AmazonConnector
 from flows.settlement import settlement
 from flows.shipments import shipments
-from omsync.settings import Settings
 from sandbox.om_simulator import ship_orders
 from tests.flows.conftest import latest_progress
 from tests.flows.test_shipments import imported_orders
@@ -97,7 +96,7 @@ def test_paid_disputed_overdue_refund_and_each_settlement_applied_once(world, tm
 
     # the first settlement again, as a file a user downloaded from Seller Central: recognised, skipped
     report = min(world.sandbox.admin("GET", "reports")["reports"], key=lambda r: r["createdTime"])
-    with AmazonConnector(Settings.from_env()) as amazon:
+    with AmazonConnector(world.resources.settings) as amazon:
         document = amazon.download_report(report["reportDocumentId"])
     downloaded = tmp_path / "settlement.txt"
     downloaded.write_bytes(document.content)

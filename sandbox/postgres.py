@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster for the test session, or the one named by OMSYNC_TEST_PG_URL.
+"""A throwaway PostgreSQL cluster for an OM (the test session, a benchmark), or the one named by OMSYNC_TEST_PG_URL.
 
 PostgreSQL refuses to run as root, so as root the cluster is started as the `postgres` user in a
 temporary folder it owns, listening on 127.0.0.1 only, with durability off (it is thrown away).
