@@ -24,22 +24,29 @@ def resolve_pending(amazon: AmazonConnector, warehouse: Warehouse, attribute: op
 
 @task(cache_policy=NO_CACHE)
 def patch_urgently(amazon: AmazonConnector, warehouse: Warehouse, attribute: ops.Attribute, rows: pl.DataFrame, patches_for) -> pl.DataFrame:
-    """patchListingsItem per SKU (sku, product_type, value): applied within minutes, not queued for hours."""
-    verdicts = []
-    for sku, product_type, value in rows.select("sku", "product_type", "value").iter_rows():
-        try:
-            answer = amazon.patch_listings_item(sku, product_type, patches_for(value))
-        except (AmazonRejected, AmazonUnavailable) as exc:
-            verdicts.append({"sku": sku, "verdict": "FAILED", "issues": str(exc)})
-            continue
-        submission = f"patch-{answer.get('submissionId', sku)}"
-        issues = "; ".join(f"{i['severity']} {i['code']}: {i['message']}" for i in answer.get("issues", [])) or None
-        verdict = "ACCEPTED" if answer.get("status") == "ACCEPTED" else "REJECTED"
+    """patchListingsItem per SKU (sku, product_type, value): applied within minutes, not queued for
+    hours; what Amazon answered is recorded in one warehouse write (a rerun patches again, harmlessly)."""
+    answers = [_patch(amazon, sku, product_type, value, patches_for) for sku, product_type, value in rows.select("sku", "product_type", "value").iter_rows()]
+    verdicts = pl.DataFrame([{k: a[k] for k in VERDICT_SCHEMA} for a in answers], schema=VERDICT_SCHEMA)
+    answered = pl.DataFrame([a for a in answers if a["feed_id"]], schema={**VERDICT_SCHEMA, "feed_id": pl.String}).join(
+        rows.select("sku", "product_type", "value"), on="sku")
+    if answered.height:
         with warehouse.write() as con:
-            ops.record_sent(con, attribute, pl.DataFrame([{"sku": sku, "product_type": product_type, "value": value, "feed_id": submission, "message_id": 1}]))
-            ops.record_verdicts(con, attribute, submission, pl.DataFrame([{"sku": sku, "verdict": verdict, "issues": issues}], schema=VERDICT_SCHEMA))
-        verdicts.append({"sku": sku, "verdict": verdict, "issues": issues})
-    return pl.DataFrame(verdicts, schema=VERDICT_SCHEMA)
+            ops.record_sent(con, attribute, answered.select("sku", "product_type", "value", "feed_id", message_id=pl.lit(1, pl.Int64)))
+            for feed_id, verdict in answered.group_by("feed_id", maintain_order=True):
+                ops.record_verdicts(con, attribute, feed_id[0], verdict.select(*VERDICT_SCHEMA))
+    return verdicts
+
+
+def _patch(amazon: AmazonConnector, sku: str, product_type: str, value, patches_for) -> dict:
+    """Amazon's verdict on one patch; FAILED (nothing recorded) when it refused the call or did not answer."""
+    try:
+        answer = amazon.patch_listings_item(sku, product_type, patches_for(value))
+    except (AmazonRejected, AmazonUnavailable) as exc:
+        return {"sku": sku, "verdict": "FAILED", "issues": str(exc), "feed_id": None}
+    issues = "; ".join(f"{i['severity']} {i['code']}: {i['message']}" for i in answer.get("issues", [])) or None
+    return {"sku": sku, "verdict": "ACCEPTED" if answer.get("status") == "ACCEPTED" else "REJECTED", "issues": issues,
+            "feed_id": f"patch-{answer.get('submissionId', sku)}"}
 
 
 @task(cache_policy=NO_CACHE)
