@@ -8,34 +8,41 @@ import polars as pl
 from connectors.om import OmDatabase
 from omsync.schemas import INVOICE_SCHEMA
 
+# What the OM says of an invoice; transforms.settlement_records.applicable_terms adds its tolerance.
+RAW_INVOICE_SCHEMA = {**{k: v for k, v in INVOICE_SCHEMA.items() if k != "tolerance"}, "invoice_terms": pl.String, "order_terms": pl.String}
+
 AMAZON_INVOICES = """
     SELECT i.invoice_id, i.invoice_no, i.sales_order_id, s.external_order_id AS order_id, i.amount, i.currency,
-           t.tolerance, i.invoice_date, i.due_date, i.payment_status, p.paid AS paid_before
+           i.invoice_date, i.due_date, i.payment_status, p.paid AS paid_before, i.terms_code AS invoice_terms, s.terms_code AS order_terms
     FROM invoice i
     JOIN sales_order s USING (sales_order_id)
-    LEFT JOIN terms t ON t.terms_code = coalesce(i.terms_code, s.terms_code)
     LEFT JOIN (SELECT invoice_id, sum(amount) AS paid FROM invoice_payment WHERE settlement_id <> $settlement GROUP BY 1) p USING (invoice_id)
     WHERE s.channel = 'AMAZON'
 """
 
 
 def invoices_for_orders(om: OmDatabase, order_ids: pl.Series, settlement_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The OM invoices of these Amazon orders with their tolerance and what other settlements paid on
-    them; and which of the orders the OM knows at all."""
+    """The OM invoices of these Amazon orders with the Terms they and their orders name and what other
+    settlements paid on them; and which of the orders the OM knows at all."""
     wanted = pl.DataFrame({"order_id": order_ids.unique()})
     with om.session(read_only=True) as con:
         con.register("wanted", wanted)
         known = con.execute("SELECT DISTINCT w.order_id FROM wanted w JOIN sales_order s "
                             "ON s.channel = 'AMAZON' AND s.external_order_id = w.order_id").pl()
         invoices = con.execute(f"SELECT a.* FROM ({AMAZON_INVOICES}) a JOIN wanted USING (order_id)", {"settlement": settlement_id}).pl()
-    return invoices.cast(INVOICE_SCHEMA).select(*INVOICE_SCHEMA), known
+    return invoices.cast(RAW_INVOICE_SCHEMA).select(*RAW_INVOICE_SCHEMA), known
 
 
 def open_invoices(om: OmDatabase) -> pl.DataFrame:
     """Every Amazon invoice not paid yet: unpaid, overdue or disputed."""
     with om.session(read_only=True) as con:
         found = con.execute(f"SELECT * FROM ({AMAZON_INVOICES}) WHERE payment_status <> 'paid'", {"settlement": ""}).pl()
-    return found.cast(INVOICE_SCHEMA).select(*INVOICE_SCHEMA)
+    return found.cast(RAW_INVOICE_SCHEMA).select(*RAW_INVOICE_SCHEMA)
+
+
+def terms(om: OmDatabase) -> pl.DataFrame:
+    """The OM's Terms (terms_code, net_days, tolerance)."""
+    return om.read("SELECT terms_code, net_days, tolerance FROM terms")
 
 
 def apply_payments(om: OmDatabase, payments: pl.DataFrame, invoices: pl.DataFrame) -> int:

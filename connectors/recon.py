@@ -34,8 +34,15 @@ def record_settlement(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, sett
     record_exceptions(con, exceptions)
 
 
+def recorded_fees(con: duckdb.DuckDBPyConnection, invoice_ids: pl.Series) -> pl.DataFrame:
+    """What recon.invoices holds of these invoices' fees (invoice_id, fees, last_settlement_id)."""
+    with registered(con, "wanted_invoices", pl.DataFrame({"invoice_id": invoice_ids})):
+        return con.execute("SELECT invoice_id, fees, last_settlement_id FROM recon.invoices SEMI JOIN wanted_invoices USING (invoice_id)").pl()
+
+
 def record_invoices(con: duckdb.DuckDBPyConnection, invoices: pl.DataFrame) -> None:
-    """Upsert each invoice's reconciled state; fees add up over the settlements that paid it."""
+    """Upsert each invoice's reconciled state, its fees as given (transforms.settlement_records.accumulated_fees
+    adds them up); what a row does not know (NULL) stays as recorded."""
     if not invoices.height:
         return
     with registered(con, "invoice_rows", invoices):
@@ -46,9 +53,7 @@ def record_invoices(con: duckdb.DuckDBPyConnection, invoices: pl.DataFrame) -> N
                 invoice_no = excluded.invoice_no, order_id = excluded.order_id, sales_order_id = excluded.sales_order_id,
                 invoice_date = excluded.invoice_date, due_date = excluded.due_date, currency = excluded.currency,
                 expected = excluded.expected, settled = coalesce(excluded.settled, recon.invoices.settled),
-                fees = CASE WHEN excluded.last_settlement_id IS NULL THEN recon.invoices.fees
-                            WHEN recon.invoices.last_settlement_id = excluded.last_settlement_id THEN excluded.fees
-                            ELSE coalesce(recon.invoices.fees, 0) + excluded.fees END,
+                fees = excluded.fees,
                 difference = coalesce(excluded.difference, recon.invoices.difference),
                 payment_status = excluded.payment_status, paid_at = coalesce(excluded.paid_at, recon.invoices.paid_at),
                 reason = excluded.reason,

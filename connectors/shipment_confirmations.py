@@ -13,8 +13,8 @@ import polars as pl
 from connectors.amazon import AmazonConnector, AmazonRejected, AmazonUnavailable
 
 RESULT_SCHEMA = {"shipping_order_id": pl.Int64, "outcome": pl.String, "message": pl.String}
-BATCH_SECONDS = 2.0  # answers recorded at least this often: at Amazon's 2 calls a second, a handful at a time
-BATCH_ANSWERS = 50  # and at most this many per record (a burst after throttling lifts)
+BATCH_SECONDS = 1.0  # answers recorded at least this often: at Amazon's 2 calls a second, a couple at a time
+BATCH_ANSWERS = 20  # and at most this many per record (a burst after throttling lifts)
 
 
 def _confirm(amazon: AmazonConnector, shipping_order_id: int, order_id: str, detail: dict) -> dict:

@@ -13,6 +13,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
 from connectors import ops
+from connectors.problem_queries import open_quarantine
 from connectors.warehouse import Warehouse
 
 PROBLEM_SCHEMA = {"kind": pl.String, "key": pl.String, "value": pl.String, "reason": pl.String}
@@ -80,7 +81,7 @@ def _finish(warehouse: Warehouse, report: RunReport, outcome: str, message: str)
     if problems.height:
         shown = problems.group_by("kind").len().sort("kind")
         lines += ["", "## Problems", "", "| kind | count |", "|---|---:|"] + [f"| {k} | {n:,} |" for k, n in shown.iter_rows()]
-        query = report.problems_query or f"SELECT * FROM ops.quarantine WHERE flow = '{report.flow}' AND resolved_at IS NULL"
+        query = report.problems_query or open_quarantine(report.flow)
         lines += ["", f"All of them: `omsync sql \"{query}\"`"]
     create_markdown_artifact("\n".join(lines), key=f"{report.flow}-summary", description=f"{report.flow} run summary")
     create_table_artifact(problems.head(TABLE_ROWS).to_dicts(), key=f"{report.flow}-problems",

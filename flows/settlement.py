@@ -15,14 +15,16 @@ from prefect.cache_policies import NO_CACHE
 from connectors import ops, recon
 from connectors.amazon import AmazonConnector
 from connectors.om import OmDatabase
-from connectors.om_settlement import apply_payments, invoices_for_orders, mark_overdue, open_invoices
+from connectors.om_settlement import apply_payments, invoices_for_orders, mark_overdue, open_invoices, terms
+from connectors.problem_queries import SETTLEMENT_EXCEPTIONS
 from connectors.warehouse import Warehouse
 from flows.resources import Resources, provided
 from flows.runs import PROBLEM_SCHEMA, recorded_run
 from omsync.errors import UserError
 from transforms.settlement import (EXCEPTION_SCHEMA, Reconciliation, balance, classify_lines, find_overdue, line_exceptions,
                                    reconcile_orders, settle_orders)
-from transforms.settlement_records import open_receivables, settlement_exceptions, settlement_row, settlements_in, split_incomplete
+from transforms.settlement_records import (accumulated_fees, applicable_terms, open_receivables, settlement_exceptions, settlement_row,
+                                          settlements_in, split_incomplete)
 from transforms.settlement_report import ParsedReport, ReportFormatError, decode_report, parse_settlement_report
 
 WATERMARK = "created_since"
@@ -90,27 +92,30 @@ def apply_settlement(om: OmDatabase, warehouse: Warehouse, document: Document, p
 
     settled, incomplete = split_incomplete(settle_orders(lines), bad)
     invoices, known = invoices_for_orders(om, settled["order_id"], settlement_id)
+    invoices = applicable_terms(invoices, terms(om))
     result = reconcile_orders(settled, invoices, known, settlement_id, deposit.date() if deposit else None)
     apply_payments(om, result.payments, result.invoices)
 
     exceptions = pl.concat([result.exceptions, line_exceptions(lines),
                             settlement_exceptions(settlement_id, reported, computed, balanced, summary.height > 0, bad, incomplete)])
     row = settlement_row(settlement_id, head, computed, balanced, lines.height, bad.height, document.report_id, document.source)
+    paid = result.invoices.with_columns(last_settlement_id=pl.lit(settlement_id))
     with warehouse.write() as con:
-        recon.record_settlement(warehouse, con, row, lines.with_columns(source_file=pl.lit(document.source)),
-                                result.invoices.with_columns(last_settlement_id=pl.lit(settlement_id)), exceptions)
+        paid = accumulated_fees(paid, recon.recorded_fees(con, paid["invoice_id"]))
+        recon.record_settlement(warehouse, con, row, lines.with_columns(source_file=pl.lit(document.source)), paid, exceptions)
     return Applied(settlement_id, "applied", row.row(0, named=True), result, exceptions)
 
 
 @task(cache_policy=NO_CACHE)
 def apply_terms(om: OmDatabase, warehouse: Warehouse, as_of: date) -> pl.DataFrame:
     """Mark unpaid invoices past their due date overdue, and refresh the open receivables."""
-    unpaid = open_invoices(om)
+    unpaid = applicable_terms(open_invoices(om), terms(om))
     overdue = find_overdue(unpaid, as_of)
     if overdue.height:
         mark_overdue(om, overdue)
+    receivables = open_receivables(unpaid, overdue)
     with warehouse.write() as con:
-        recon.record_invoices(con, open_receivables(unpaid, overdue))
+        recon.record_invoices(con, accumulated_fees(receivables, recon.recorded_fees(con, receivables["invoice_id"])))
     return overdue
 
 
@@ -146,7 +151,7 @@ def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of:
     as_of = as_of or datetime.now(timezone.utc).date()
     with provided(resources) as r, recorded_run("settlement", r.warehouse) as run:
         warehouse, om = r.warehouse, r.om
-        run.problems_query = "SELECT * FROM recon.exceptions ORDER BY created_at DESC"
+        run.problems_query = SETTLEMENT_EXCEPTIONS
         with warehouse.read_latest() as con:
             applied_before = recon.applied_settlements(con)
             mark, seen = ops.read_watermark(con, "settlement", WATERMARK), recon.read_reports(con)

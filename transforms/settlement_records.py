@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import polars as pl
 
+from omsync.schemas import INVOICE_SCHEMA
 from transforms.settlement import EXCEPTION_SCHEMA
 from transforms.settlement_report import MONEY, ParsedReport
 
@@ -72,3 +73,23 @@ def open_receivables(unpaid: pl.DataFrame, overdue: pl.DataFrame) -> pl.DataFram
         "invoice_id", "invoice_no", "order_id", "sales_order_id", "invoice_date", "due_date", "currency", "payment_status", "reason",
         expected="amount", settled=pl.lit(None, MONEY), fees=pl.lit(None, MONEY), difference=pl.lit(None, MONEY),
         paid_at=pl.lit(None, pl.Datetime("us", "UTC")), last_settlement_id=pl.lit(None, pl.String))
+
+
+def applicable_terms(invoices: pl.DataFrame, terms: pl.DataFrame) -> pl.DataFrame:
+    """An invoice is judged under its own Terms, else its sales order's; its tolerance is theirs (none
+    when neither names Terms the OM has). invoices: invoice_terms, order_terms; terms: terms_code, tolerance."""
+    return (invoices.with_columns(terms_code=pl.coalesce("invoice_terms", "order_terms"))
+            .join(terms.select("terms_code", pl.col("tolerance").cast(MONEY)), on="terms_code", how="left")
+            .select(*INVOICE_SCHEMA))
+
+
+def accumulated_fees(invoices: pl.DataFrame, recorded: pl.DataFrame) -> pl.DataFrame:
+    """An invoice's fees add up over the settlements that paid it; the same settlement applied again
+    replaces its own part, and a row from no settlement (the Terms' refresh) keeps what was recorded.
+    invoices: invoice_id, fees, last_settlement_id; recorded: the same columns as recon.invoices holds them."""
+    before = recorded.select("invoice_id", fees_before="fees", settlement_before="last_settlement_id")
+    return invoices.join(before, on="invoice_id", how="left").with_columns(
+        fees=pl.when(pl.col("last_settlement_id").is_null()).then("fees_before")
+        .when(pl.col("settlement_before") == pl.col("last_settlement_id")).then("fees")
+        .otherwise(pl.col("fees_before").fill_null(0) + pl.col("fees")).cast(MONEY),
+    ).drop("fees_before", "settlement_before")

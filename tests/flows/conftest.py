@@ -41,6 +41,20 @@ class FlowWorld:
         with self.om.session() as con:
             con.execute(sql_for_table(self.om.table_ref), params)
 
+    def kill_when(self, flow: str, prefect_api: str, condition: Callable[[], bool]) -> None:
+        """`omsync run <flow>` as a real process, SIGKILLed as soon as `condition()` holds."""
+        env = {**os.environ, **self.env, "PREFECT_API_URL": prefect_api}
+        child = subprocess.Popen([str(Path(sys.executable).with_name("omsync")), "run", flow], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 120
+        try:
+            while not condition():
+                assert child.poll() is None and time.monotonic() < deadline
+                time.sleep(0.02)
+        finally:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait(30)
+
     def kill_between_om_commit_and_record(self, flow: str, prefect_api: str, started: Callable[[], bool],
                                           committed: Callable[[], bool]) -> None:
         """`omsync run <flow>` as a real process: once `started()`, hold the warehouse lock so that the

@@ -138,3 +138,24 @@ def test_killed_between_amazon_and_the_om_the_rerun_never_makes_a_second_package
     at_amazon = packages_at_amazon(world)
     assert sum(len(p) for p in at_amazon.values()) == shipped.height, "the resend edited each package, none was added"
     assert (om_shipping(world).filter(pl.col("tracking_no").is_not_null())["status"] == "closed").all()
+
+
+@pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
+def test_a_killed_run_resends_only_the_confirmations_in_flight(world, prefect_server):
+    imported_orders(world, count=60)
+    shipped = ship_orders(world.om, share=1.0).filter(pl.col("tracking_no").is_not_null())
+    world.sandbox.admin("POST", "faults", {"operation": "confirmShipment", "latencyMs": 1000})  # about 8 answers a second
+
+    def confirmed_at_amazon() -> int:
+        return sum(c["status"] == 204 for c in world.sandbox.admin("GET", "confirmations")["confirmations"])
+
+    world.kill_when("shipments", prefect_server, lambda: confirmed_at_amazon() >= 30)
+    time.sleep(1.5)  # the calls in flight at the kill still reach Amazon
+    recorded = om_shipping(world).filter(pl.col("status") == "closed").height
+    assert 0 < recorded < shipped.height, "answers were recorded while the run went on"
+    world.sandbox.admin("DELETE", "faults")
+    rerun = shipments(resources=world.resources)
+    resent = confirmed_at_amazon() - shipped.height
+    assert rerun["sent"] == shipped.height - recorded
+    assert resent <= 20, f"{resent} confirmations resent: more than were in flight (8 calls, about a second of answers)"
+    assert (om_shipping(world).filter(pl.col("tracking_no").is_not_null())["status"] == "closed").all()
