@@ -25,9 +25,10 @@ def extract(om: OmDatabase) -> tuple[pl.DataFrame, pl.DataFrame]:
     return shipped_unconfirmed(om)
 
 
-@task(cache_policy=NO_CACHE)
 def load_outcomes(om: OmDatabase, warehouse: Warehouse, packages: pl.DataFrame, results: pl.DataFrame) -> dict[str, int]:
-    """One batch of Amazon's answers: OM first (close what Amazon acknowledged, note what it refused), then the warehouse's record."""
+    """One batch of Amazon's answers: OM first (close what Amazon acknowledged, note what it refused), then
+    the warehouse's record. A plain function, not a task: it runs every second, and a task's bookkeeping
+    in Prefect would delay the record it makes."""
     started = time.perf_counter()
     closed = close_confirmed(om, results.filter(pl.col("outcome") == "CONFIRMED")["shipping_order_id"], invoices_to_close)
     record_errors(om, results.filter(pl.col("outcome") == "REJECTED").select("shipping_order_id", "message"))

@@ -144,7 +144,7 @@ def test_killed_between_amazon_and_the_om_the_rerun_never_makes_a_second_package
 def test_a_killed_run_resends_only_the_confirmations_in_flight(world, prefect_server):
     imported_orders(world, count=60)
     shipped = ship_orders(world.om, share=1.0).filter(pl.col("tracking_no").is_not_null())
-    world.sandbox.admin("POST", "faults", {"operation": "confirmShipment", "latencyMs": 1000})  # about 8 answers a second
+    world.sandbox.admin("POST", "faults", {"operation": "confirmShipment", "latencyMs": 2000})  # about 4 answers a second
 
     def confirmed_at_amazon() -> int:
         return sum(c["status"] == 204 for c in world.sandbox.admin("GET", "confirmations")["confirmations"])
@@ -157,5 +157,5 @@ def test_a_killed_run_resends_only_the_confirmations_in_flight(world, prefect_se
     rerun = shipments(resources=world.resources)
     resent = confirmed_at_amazon() - shipped.height
     assert rerun["sent"] == shipped.height - recorded
-    assert resent <= 20, f"{resent} confirmations resent: more than were in flight (8 calls, about a second of answers)"
+    assert resent <= 20, f"{resent} confirmations resent: more than were in flight (8 calls, a second or two of answers)"
     assert (om_shipping(world).filter(pl.col("tracking_no").is_not_null())["status"] == "closed").all()
