@@ -68,9 +68,9 @@ def prepare_embedded_om(om_url: str) -> None:
         om_demo_data.load(om, om_demo_data.generate(2000, 3, 500, 7))
 
 
-def wants_sandbox() -> bool:
+def wants_sandbox(settings: Settings) -> bool:
     """No Amazon endpoint and no Amazon credentials configured: serve against the sandbox."""
-    return not os.environ.get("OMSYNC_AMAZON_ENDPOINT") and not os.environ.get("SP_API_REFRESH_TOKEN")
+    return not settings.amazon_endpoint and not settings.refresh_token
 
 
 def serve(settings: Settings, port: int, every: dict[str, int], console: Console) -> None:
@@ -85,7 +85,7 @@ def serve(settings: Settings, port: int, every: dict[str, int], console: Console
             os.environ["PREFECT_API_URL"] = prefect_server.api_url(port)
         if settings.om_url == DEFAULT_OM_URL:
             prepare_embedded_om(settings.om_url)
-        if wants_sandbox():
+        if wants_sandbox(settings):
             sandbox = start_sandbox("--time-scale", str(SERVE_TIME_SCALE), "--order-rate", str(SERVE_ORDER_RATE),
                                     "--state", str(settings.warehouse.with_name("sandbox-state.json")))
             started.append(sandbox.process)
