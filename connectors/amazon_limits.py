@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import threading
 
-# shared/notes/spapi-domain.md §6, from Amazon's models and usage-plan pages.
+# From the usage-plan tables of Amazon's API references (https://developer-docs.amazon.com/sp-api/docs/usage-plans-and-rate-limits)
+# and the usage-plan table in each operation's description in the models in sandbox/models/.
 USAGE_PLANS: dict[str, tuple[float, int]] = {
     "createFeedDocument": (0.5, 15),
     "createFeed": (0.0083, 15),
