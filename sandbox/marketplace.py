@@ -148,8 +148,9 @@ class OrderIndex:
 
 class Marketplace:
     def __init__(self, seed: int = 0, time_scale: float = 1.0, marketplace_id: str = "ATVPDKIKX0DER",
-                 seller_id: str = "A1OMSYNCDEMO", order_rate: float = 0.0, settlement_days: float = 14.0,
+                 seller_id: str = "A1OMSYNCDEMO", order_rate: float | None = None, settlement_days: float | None = None,
                  state_file: Path | None = None) -> None:
+        """`order_rate` and `settlement_days` given now win over a saved --state (None keeps it, or the default)."""
         self.lock = threading.RLock()
         self.base_url = "http://127.0.0.1:8900"
         self.state_file = state_file
@@ -165,9 +166,16 @@ class Marketplace:
             self.state = loaded
             self.clock = SimClock(time_scale, start=loaded.start)
             self.clock.advance(loaded.elapsed)
+            if order_rate is not None and order_rate != loaded.order_rate:
+                self.state.order_rate = order_rate
+                self.state.auto_orders = int(loaded.elapsed * order_rate / 3600)  # the new rate counts from now
+            if settlement_days is not None and settlement_days != loaded.settlement_days:
+                self.state.settlement_days = settlement_days
+                self.state.next_settlement_at = loaded.elapsed + settlement_days * 86400
         else:
             self.clock = SimClock(time_scale)
-            self.state = State(seed, marketplace_id, seller_id, settlement_days, order_rate, start=self.clock.now())
+            settlement_days = 14.0 if settlement_days is None else settlement_days
+            self.state = State(seed, marketplace_id, seller_id, settlement_days, order_rate or 0.0, start=self.clock.now())
             self.state.next_settlement_at = settlement_days * 86400
         self.info = marketplace(self.state.marketplace_id)
         self.fault_random = random.Random(f"{self.state.seed}:faults")

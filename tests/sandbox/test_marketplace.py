@@ -211,3 +211,17 @@ def test_feeds_are_processed_one_at_a_time_in_the_order_they_were_created():
     m.advance(3600)
     assert [f.status for f in feeds] == ["DONE"] * 3
     assert feeds[0].ended <= feeds[1].ended <= feeds[2].ended and m.state.listings["SKU-1"].quantity() == 7
+
+
+def test_options_given_at_a_restart_override_the_saved_state(tmp_path):
+    """#23: `omsync sandbox --order-rate 3600 --state F` after a run without orders must place orders."""
+    path = tmp_path / "sandbox.state"
+    first = Marketplace(seed=4, order_rate=0, settlement_days=14, state_file=path)
+    first.add_listings([{"sku": "A", "productType": "HOME", "quantity": 900, "price": "1.00"}])
+    first.save()
+    second = Marketplace(seed=4, order_rate=3600, settlement_days=7, state_file=path)
+    assert (second.state.order_rate, second.state.settlement_days) == (3600, 7)
+    second.advance(60)
+    assert len(second.state.orders) >= 60
+    third = Marketplace(state_file=path)  # nothing given: the saved values stay
+    assert third.state.order_rate == 0
