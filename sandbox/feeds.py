@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from sandbox.conformance import feed_envelope_validator, feed_message_errors, messages_of
-from sandbox.listings import INVALID_MESSAGE, Issue, Listing, apply_patches, check_patches
+from sandbox.listings import INVALID_MESSAGE, MAX_SKU_LENGTH, Issue, Listing, apply_patches, check_patches, sku_too_long
 
 MAX_MESSAGES = 25_000
 
@@ -105,6 +105,8 @@ def _message_problems(message: dict, listings: dict[str, Listing], marketplace_i
     if operation == "PARTIAL_UPDATE":
         patches = [{"op": "replace", "path": f"/attributes/{k}", "value": v} for k, v in message["attributes"].items()]
         return check_patches(listing, message["sku"], message.get("productType"), patches, marketplace_id, currency)
+    if len(message["sku"]) > MAX_SKU_LENGTH:
+        return [sku_too_long(message["sku"])]
     if operation == "DELETE":
         return [] if listing else check_patches(None, message["sku"], None, [], marketplace_id, currency)
     return []  # UPDATE creates or replaces the listing

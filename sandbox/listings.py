@@ -16,6 +16,8 @@ WRONG_CURRENCY = "99014"
 BAD_PRICE = "99015"
 PRODUCT_TYPE_MISMATCH = "90244"
 NOT_TOP_LEVEL = "99020"
+SKU_TOO_LONG = "99021"
+MAX_SKU_LENGTH = 40  # Seller Central refuses longer seller SKUs
 GENERIC_PRODUCT_TYPE = "PRODUCT"
 
 
@@ -68,6 +70,8 @@ def check_patches(
     listing: Listing | None, sku: str, product_type: str | None, patches: list[dict], marketplace_id: str, currency: str
 ) -> list[Issue]:
     """What Amazon would refuse in these patches for this listing (empty: they apply)."""
+    if len(sku) > MAX_SKU_LENGTH:
+        return [sku_too_long(sku)]
     if listing is None:
         return [Issue(UNKNOWN_SKU, f"SKU '{sku}' does not match any listing of this seller in the marketplace.")]
     issues: list[Issue] = []
@@ -90,6 +94,10 @@ def check_patches(
             elif name == "purchasable_offer":
                 issues += _offer_issues(value, marketplace_id, currency)
     return issues
+
+
+def sku_too_long(sku: str) -> Issue:
+    return Issue(SKU_TOO_LONG, f"The SKU is {len(sku)} characters long; a seller SKU has at most {MAX_SKU_LENGTH}.")
 
 
 def _offer_issues(offer: dict, marketplace_id: str, currency: str) -> list[Issue]:

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 from sandbox.clock import SimClock, iso
 from sandbox.feeds import FeedOutcome, ParsedFeed, apply_listings_feed, fatal_outcome, parse_listings_feed
-from sandbox.listings import Listing
+from sandbox.listings import MAX_SKU_LENGTH, Listing
 from sandbox.marketplaces import marketplace
 from sandbox.orders import Buyer, OrderLine, SimOrder, cents, make_buyer, order_id_for, order_json
 from sandbox import settlement_report
@@ -93,6 +93,7 @@ class Fault:
     error503: float = 0.0
     drop: float = 0.0
     latency_ms: float = 0.0
+    lost_reply: float = 0.0  # share of requests applied whose answer is cut off (the client cannot know it worked)
 
 
 @dataclass
@@ -273,6 +274,9 @@ class Marketplace:
     def add_listings(self, entries: list[dict[str, Any]]) -> int:
         """Admin: listings that already exist on Amazon (the seller's catalog), optionally with stock and price."""
         with self.lock:
+            too_long = [e["sku"] for e in entries if len(e["sku"]) > MAX_SKU_LENGTH]
+            if too_long:
+                raise ValueError(f"Amazon holds no SKU over {MAX_SKU_LENGTH} characters: {too_long[0]!r}")
             for entry in entries:
                 listing = self.state.listings.get(entry["sku"]) or self.new_listing(entry["sku"], entry.get("productType", "PRODUCT"), title=entry.get("title"))
                 if entry.get("quantity") is not None:

@@ -90,6 +90,11 @@ def _decode_token(token: str) -> dict[str, Any]:
         raise ApiError(400, "InvalidInput", "The pagination token is invalid.") from None
 
 
+def _repeated(query: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The searchOrders parameters a next page must repeat (Amazon: all but maxResultsPerPage and includedData)."""
+    return {k: v for k, v in sorted(query.items()) if k not in ("paginationToken", "maxResultsPerPage", "includedData")}
+
+
 def _csv(query: dict[str, list[str]], name: str) -> list[str]:
     return [v for item in query.get(name, []) for v in item.split(",") if v]
 
@@ -198,6 +203,8 @@ class SandboxApp:
                     status, payload = handler(request.path_params, query, body)
             except ApiError as exc:
                 return self._error(request_id, shown_rate, exc)
+            if fault and fault.lost_reply and market.fault_random.random() < fault.lost_reply:
+                return DroppedResponse()  # applied, but the client never hears so
             if self.validate_responses:
                 violations = spec.response_errors(status, payload)
                 if violations:
@@ -340,6 +347,9 @@ class SandboxApp:
             if token["expires"] < market.clock.elapsed():
                 raise ApiError(400, "InvalidInput", "The pagination token has expired (tokens last 24 hours).")
             filters, after_key = token["filters"], tuple(token["after"])
+            if token["query"] != _repeated(query):
+                raise ApiError(400, "InvalidInput", "With a paginationToken, the other parameters must be those of the first "
+                               "request (only maxResultsPerPage and includedData may change).")
         else:
             filters, after_key = self._order_filters(query), None
         size = int(query.get("maxResultsPerPage", ["100"])[-1])
@@ -366,7 +376,8 @@ class SandboxApp:
         answer: dict[str, Any] = {"orders": [market.order_view(o, included) for _, o in page]}
         if len(matching) > size:
             answer["pagination"] = {"nextToken": _encode_token(
-                {"filters": filters, "after": list(page[-1][0]), "expires": market.clock.elapsed() + TOKEN_LIFETIME_SECONDS})}
+                {"filters": filters, "after": list(page[-1][0]), "query": _repeated(query),
+                 "expires": market.clock.elapsed() + TOKEN_LIFETIME_SECONDS})}
         answer["lastUpdatedBefore" if filters["field"] == "lastUpdated" else "createdBefore"] = filters["before"]
         return 200, answer
 
@@ -523,7 +534,7 @@ class SandboxApp:
                     if body.get("operation"):
                         market.faults[body["operation"]] = Fault(float(body.get("throttle", 0)), float(body.get("error500", 0)),
                                                                  float(body.get("error503", 0)), float(body.get("drop", 0)),
-                                                                 float(body.get("latencyMs", 0)))
+                                                                 float(body.get("latencyMs", 0)), float(body.get("lostReply", 0)))
                 return {"faults": {k: asdict(v) for k, v in market.faults.items()}, "fatalFeeds": market.state.fatal_feeds}
             case ("DELETE", "faults"):
                 market.faults.clear()

@@ -83,7 +83,12 @@ def test_every_orders_answer_matches_the_model(sandbox, api):
     assert {o["orderId"] for o in page["orders"]} == set(orders + pending) and "createdBefore" in page
     first = check("searchOrders", api.get("/orders/2026-01-01/orders", params={"lastUpdatedAfter": "2020-01-01T00:00:00Z", "maxResultsPerPage": 10}))
     assert len(first["orders"]) == 10 and first["pagination"]["nextToken"]
-    check("searchOrders", api.get("/orders/2026-01-01/orders", params={"paginationToken": first["pagination"]["nextToken"], "maxResultsPerPage": 10}))
+    token = first["pagination"]["nextToken"]
+    second = check("searchOrders", api.get("/orders/2026-01-01/orders", params={"lastUpdatedAfter": "2020-01-01T00:00:00Z", "paginationToken": token, "maxResultsPerPage": 20, "includedData": "BUYER"}))
+    assert not {o["orderId"] for o in second["orders"]} & {o["orderId"] for o in first["orders"]}
+    for dropped_or_changed in ({}, {"lastUpdatedAfter": "2021-01-01T00:00:00Z"}, {"lastUpdatedAfter": "2020-01-01T00:00:00Z", "fulfillmentStatuses": "SHIPPED"}):
+        refused = check("searchOrders", api.get("/orders/2026-01-01/orders", params={"paginationToken": token, **dropped_or_changed}))
+        assert refused["errors"][0]["code"] == "InvalidInput" and "paginationToken" in refused["errors"][0]["message"]
     merchant = next(o for o in page["orders"] if o["fulfillment"]["fulfilledBy"] == "MERCHANT" and o["fulfillment"]["fulfillmentStatus"] == "UNSHIPPED")
     item = merchant["orderItems"][0]
     body = {"marketplaceId": "ATVPDKIKX0DER", "packageDetail": {"packageReferenceId": "7", "carrierCode": "Other", "carrierName": "Hermes",
@@ -182,3 +187,23 @@ def test_an_upload_with_another_content_type_or_an_expired_url_is_refused(sandbo
     sandbox.admin("POST", "clock/advance", {"days": 5})  # beyond five real minutes at this time scale
     late = httpx.put(created["url"], content=b"{}", headers={"Content-Type": "application/json; charset=UTF-8"}, trust_env=False)
     assert late.status_code == 403 and late.json()["errors"][0]["message"] == "Request has expired"
+
+
+def test_a_request_applied_can_lose_its_reply(sandbox, api):
+    """#16: the change is made, then the connection drops, so the client cannot tell it worked."""
+    sandbox.admin("POST", "listings", {"listings": [{"sku": "LOST", "productType": "SHOES", "quantity": 2, "price": "9.99"}]})
+    sandbox.admin("POST", "faults", {"operation": "patchListingsItem", "lostReply": 1.0})
+    patch = {"productType": "SHOES", "patches": [{"op": "merge", "path": "/attributes/fulfillment_availability", "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 7}]}]}
+    with pytest.raises(httpx.RemoteProtocolError):
+        api.patch("/listings/2021-08-01/items/A1OMSYNCDEMO/LOST", params={"marketplaceIds": "ATVPDKIKX0DER"}, json=patch)
+    [listing] = sandbox.admin("GET", "listings", skus="LOST")["listings"]
+    assert listing["quantity"] == 7
+
+
+def test_a_sku_over_40_characters_is_refused(sandbox, api):
+    sku = "S" * 41
+    answer = check("patchListingsItem", api.patch(f"/listings/2021-08-01/items/A1OMSYNCDEMO/{sku}", params={"marketplaceIds": "ATVPDKIKX0DER"},
+                                                  json={"productType": "SHOES", "patches": [{"op": "delete", "path": "/attributes/purchasable_offer"}]}))
+    assert answer["status"] == "INVALID" and "at most 40" in answer["issues"][0]["message"]
+    with pytest.raises(httpx.HTTPStatusError):
+        sandbox.admin("POST", "listings", {"listings": [{"sku": sku, "productType": "SHOES"}]})

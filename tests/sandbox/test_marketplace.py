@@ -225,3 +225,16 @@ def test_options_given_at_a_restart_override_the_saved_state(tmp_path):
     assert len(second.state.orders) >= 60
     third = Marketplace(state_file=path)  # nothing given: the saved values stay
     assert third.state.order_rate == 0
+
+
+def test_a_feed_message_for_a_sku_over_40_characters_is_invalid():
+    m = market()
+    document = m.new_upload("application/json")
+    document.content = json.dumps({"header": {"sellerId": m.seller_id, "version": "2.0"}, "messages": [
+        {"messageId": 1, "sku": "L" * 41, "operationType": "UPDATE", "productType": "HOME", "requirements": "LISTING_OFFER_ONLY", "attributes": {"condition_type": [{"value": "new_new"}]}},
+        {"messageId": 2, "sku": "L" * 40, "operationType": "UPDATE", "productType": "HOME", "requirements": "LISTING_OFFER_ONLY", "attributes": {"condition_type": [{"value": "new_new"}]}}]}).encode()
+    feed = m.create_feed("JSON_LISTINGS_FEED", document.document_id, ["ATVPDKIKX0DER"])
+    m.advance(86400)
+    report = json.loads(m.state.documents[feed.result_document_id].content)
+    assert report["summary"]["messagesInvalid"] == 1 and report["issues"][0]["messageId"] == 1
+    assert "L" * 40 in m.state.listings and "L" * 41 not in m.state.listings
