@@ -20,7 +20,9 @@ from typing import Any, Iterable
 
 from sandbox.clock import SimClock, iso
 from sandbox.feeds import FeedOutcome, ParsedFeed, apply_listings_feed, fatal_outcome, parse_listings_feed
-from sandbox.listings import MAX_SKU_LENGTH, Listing
+from sandbox.listings import FBA_CHANNELS, MAX_SKU_LENGTH, Listing
+from sandbox.offers import seeded_offers, seeded_price
+from sandbox.realism import SIMPLE, Realism
 from sandbox.marketplaces import marketplace
 from sandbox.orders import Buyer, OrderLine, SimOrder, cents, make_buyer, order_id_for, order_json
 from sandbox import settlement_report
@@ -126,6 +128,12 @@ class State:
     tokens: set[str] = field(default_factory=set)
     confirmations: list[dict[str, Any]] = field(default_factory=list)
     fatal_feeds: int = 0
+    realism: Realism = SIMPLE
+
+    def __setstate__(self, saved: dict[str, Any]) -> None:
+        """A state saved by an older sandbox lacks the newer fields: they take their defaults."""
+        fresh = State(saved["seed"], saved["marketplace_id"], saved["seller_id"], saved["settlement_days"], saved["order_rate"])
+        self.__dict__.update({**fresh.__dict__, **saved})
 
 
 class OrderIndex:
@@ -150,8 +158,9 @@ class OrderIndex:
 class Marketplace:
     def __init__(self, seed: int = 0, time_scale: float = 1.0, marketplace_id: str = "ATVPDKIKX0DER",
                  seller_id: str = "A1OMSYNCDEMO", order_rate: float | None = None, settlement_days: float | None = None,
-                 state_file: Path | None = None) -> None:
-        """`order_rate` and `settlement_days` given now win over a saved --state (None keeps it, or the default)."""
+                 state_file: Path | None = None, realism: Realism | None = None) -> None:
+        """`order_rate`, `settlement_days` and `realism` given now win over a saved --state (None keeps
+        it, or the default: no orders of their own, 14 days, the SIMPLE marketplace)."""
         self.lock = threading.RLock()
         self.base_url = "http://127.0.0.1:8900"
         self.state_file = state_file
@@ -178,6 +187,8 @@ class Marketplace:
             settlement_days = 14.0 if settlement_days is None else settlement_days
             self.state = State(seed, marketplace_id, seller_id, settlement_days, order_rate or 0.0, start=self.clock.now())
             self.state.next_settlement_at = settlement_days * 86400
+        if realism is not None:
+            self.state.realism = realism
         self.info = marketplace(self.state.marketplace_id)
         self.fault_random = random.Random(f"{self.state.seed}:faults")
 
@@ -217,8 +228,9 @@ class Marketplace:
                 pickle.dump(self.state, handle, protocol=pickle.HIGHEST_PROTOCOL)
             partial.replace(self.state_file)
 
-    def reset(self, seed: int | None = None, time_scale: float | None = None, order_rate: float | None = None) -> None:
-        """A fresh marketplace; LWA tokens stay valid (clients cache them for an hour)."""
+    def reset(self, seed: int | None = None, time_scale: float | None = None, order_rate: float | None = None,
+              realism: Realism = SIMPLE) -> None:
+        """A fresh marketplace (SIMPLE unless told otherwise); LWA tokens stay valid (clients cache them for an hour)."""
         with self.lock:
             tokens = self.state.tokens
             old = self.state
@@ -226,7 +238,7 @@ class Marketplace:
             self.state = State(old.seed if seed is None else seed, old.marketplace_id, old.seller_id, old.settlement_days,
                                old.order_rate if order_rate is None else order_rate, start=self.clock.now())
             self.state.next_settlement_at = self.state.settlement_days * 86400
-            self.state.tokens = tokens
+            self.state.tokens, self.state.realism = tokens, realism
             self.calls.clear()
             self.throttled.clear()
             self.faults.clear()
@@ -277,17 +289,34 @@ class Marketplace:
             too_long = [e["sku"] for e in entries if len(e["sku"]) > MAX_SKU_LENGTH]
             if too_long:
                 raise ValueError(f"Amazon holds no SKU over {MAX_SKU_LENGTH} characters: {too_long[0]!r}")
+            state, realism, now = self.state, self.state.realism, self.now()
             for entry in entries:
-                listing = self.state.listings.get(entry["sku"]) or self.new_listing(entry["sku"], entry.get("productType", "PRODUCT"), title=entry.get("title"))
-                if entry.get("quantity") is not None:
-                    listing.attributes["fulfillment_availability"] = [{"fulfillment_channel_code": "DEFAULT", "quantity": int(entry["quantity"])}]
-                if entry.get("price") is not None:
-                    listing.attributes["purchasable_offer"] = [{
-                        "marketplace_id": self.info.marketplace_id, "currency": self.info.currency, "audience": "ALL",
-                        "our_price": [{"schedule": [{"value_with_tax": float(entry["price"])}]}],
-                    }]
-                self.state.listings[listing.sku] = listing
+                sku = entry["sku"]
+                listing = state.listings.get(sku) or self.new_listing(sku, entry.get("productType", "PRODUCT"), title=entry.get("title"))
+                channels = self._channels(sku, entry.get("fulfillment"))
+                quantity = None if entry.get("quantity") is None else int(entry["quantity"])
+                if channels != ("DEFAULT",) or quantity is not None:
+                    fba_stock = random.Random(f"{state.seed}:fba-stock:{sku}").randint(0, 120)
+                    only_fba = "DEFAULT" not in channels and quantity is not None
+                    listing.attributes["fulfillment_availability"] = [
+                        {"fulfillment_channel_code": c, "quantity": (quantity or 0) if c == "DEFAULT" else quantity if only_fba else fba_stock}
+                        for c in channels]
+                price = entry.get("price")
+                if price is None and realism.seed_prices and "purchasable_offer" not in listing.attributes:
+                    price = seeded_price(sku, state.seed)
+                if price is not None:
+                    listing.attributes.update(seeded_offers(sku, state.seed, self.info.marketplace_id, self.info.currency,
+                                                            Decimal(str(price)), realism, now))
+                state.listings[listing.sku] = listing
             return len(entries)
+
+    def _channels(self, sku: str, asked: str | None) -> tuple[str, ...]:
+        """How a SKU is fulfilled: as asked (MERCHANT, AMAZON, BOTH), else drawn by the realism shares."""
+        fba = "AMAZON_NA" if self.info.country in ("US", "CA", "MX") else "AMAZON_EU"
+        if asked is None:
+            roll, realism = random.Random(f"{self.state.seed}:channel:{sku}").random(), self.state.realism
+            asked = "AMAZON" if roll < realism.fba_share else "BOTH" if roll < realism.fba_share + realism.both_share else "MERCHANT"
+        return {"MERCHANT": ("DEFAULT",), "AMAZON": (fba,), "BOTH": (fba, "DEFAULT")}[asked]
 
     # --- feeds -----------------------------------------------------------------------------
 
@@ -364,11 +393,16 @@ class Marketplace:
             raise ValueError("basket sizes must be a non-empty list of positive line counts")
         with self.lock:
             candidates = [self.state.listings[s] for s in skus if s in self.state.listings] if skus else self.state.listings.values()
-            priced = [l for l in candidates if l.price()]
+            now, market_id = self.now(), self.info.marketplace_id
+            priced = [l for l in candidates if l.buyer_price(market_id, now)]
             in_stock = [l for l in priced if (l.quantity() or 0) > 0]
+            # Amazon ships what its fulfillment centres hold; a marketplace without FBA listings (SIMPLE)
+            # lets Amazon fulfil any priced listing, as the sandbox always did.
+            has_fba = any(l.fba_quantity() is not None for l in candidates)
+            fba_stock = [l for l in priced if (l.fba_quantity() or 0) > 0] if has_fba else priced
             placed = []
             for _ in range(count):
-                order = self._place_order(fulfilled_by, priced, in_stock, basket_sizes or BASKET_SIZES)
+                order = self._place_order(fulfilled_by, fba_stock, in_stock, basket_sizes or BASKET_SIZES)
                 if order is None:
                     break
                 placed.append(order.order_id)
@@ -395,7 +429,12 @@ class Marketplace:
                 listing.set_quantity((listing.quantity() or 0) - quantity)
                 if listing.quantity() == 0:
                     in_stock.remove(listing)
-            price = listing.price() or Decimal(0)
+            elif listing.fba_quantity() is not None:
+                quantity = min(quantity, listing.fba_quantity())
+                listing.take_fba(quantity)
+                if listing.fba_quantity() == 0:
+                    priced.remove(listing)
+            price = listing.buyer_price(self.info.marketplace_id, now) or Decimal(0)
             shipping = Decimal("4.99") if r.random() < 0.4 else Decimal(0)
             discount = cents(price * quantity * Decimal("0.10")) if r.random() < 0.15 else Decimal(0)
             lines.append(OrderLine(self.new_id("item"), listing.sku, listing.asin, listing.title, quantity, price, shipping,

@@ -12,6 +12,7 @@ from pathlib import Path
 import uvicorn
 
 from sandbox.marketplace import Marketplace
+from sandbox.realism import SELLER
 from sandbox.server import Dropped, SandboxApp
 
 SAVE_EVERY_SECONDS = 10.0
@@ -68,6 +69,8 @@ def serve(market: Marketplace, sock: socket.socket, validate_responses: bool = F
 
 def main(port: int, seed: int, time_scale: float, state: Path | None, marketplace_id: str, seller_id: str,
          order_rate: float, settlement_days: float, validate_responses: bool, usage_plans: bool = True) -> None:
+    # a new marketplace is as hard as a real seller's; a saved one keeps what it was set to
+    realism = None if state is not None and state.exists() else SELLER
     market = Marketplace(seed=seed, time_scale=time_scale, marketplace_id=marketplace_id, seller_id=seller_id,
-                         order_rate=order_rate, settlement_days=settlement_days, state_file=state)
+                         order_rate=order_rate, settlement_days=settlement_days, state_file=state, realism=realism)
     serve(market, bind(port), validate_responses, announce=lambda line: print(line, flush=True), usage_plans=usage_plans)

@@ -32,6 +32,7 @@ from sandbox.conformance import operation
 from sandbox.listings import apply_patches, check_patches, listing_json
 from sandbox.marketplace import SETTLEMENT_REPORT_TYPE, Fault, Marketplace
 from sandbox.orders import ConfirmationRefused, confirm_shipment
+from sandbox.realism import SIMPLE, Realism, profile
 from connectors.amazon_limits import JSON_LISTINGS_FEED_PLAN, USAGE_PLANS, TokenBucket
 
 MIN_BEFORE_SECONDS = 120
@@ -93,6 +94,12 @@ def _decode_token(token: str) -> dict[str, Any]:
 def _repeated(query: dict[str, list[str]]) -> dict[str, list[str]]:
     """The searchOrders parameters a next page must repeat (Amazon: all but maxResultsPerPage and includedData)."""
     return {k: v for k, v in sorted(query.items()) if k not in ("paginationToken", "maxResultsPerPage", "includedData")}
+
+
+def _realism(body: dict, base: Realism) -> Realism:
+    """{"profile": "simple"|"seller", "settings": {...}}: a named profile, then changes to it."""
+    start = profile(body["profile"]) if body.get("profile") else base
+    return start.with_changes(body.get("settings") or {})
 
 
 def _csv(query: dict[str, list[str]], name: str) -> list[str]:
@@ -325,7 +332,7 @@ class SandboxApp:
     def get_listings_item(self, params, query, body):
         listing = self._listing(params)
         included = set(_csv(query, "includedData")) or {"summaries"}
-        return 200, listing_json(listing, self.market.info.marketplace_id, included, [])
+        return 200, listing_json(listing, self.market.info.marketplace_id, included, self.market.now())
 
     def patch_listings_item(self, params, query, body):
         market = self.market
@@ -336,7 +343,7 @@ class SandboxApp:
             apply_patches(listing, body["patches"], market.now())
         status = "INVALID" if issues else ("VALID" if preview else "ACCEPTED")
         return 200, {"sku": params["sku"], "status": status, "submissionId": market.new_id("submission"),
-                     "issues": [i.as_json() | {"categories": ["INVALID_ATTRIBUTE"]} for i in issues]}
+                     "issues": [i.listing_json() for i in issues]}
 
     # --- orders ----------------------------------------------------------------------------
 
@@ -546,8 +553,14 @@ class SandboxApp:
                 return {"calls": dict(market.calls), "throttled": dict(market.throttled)}
             case ("GET", "violations"):
                 return {"violations": list(market.response_violations)}
+            case ("GET", "realism"):
+                return {"realism": market.state.realism.as_json()}
+            case ("POST", "realism"):
+                with market.lock:
+                    market.state.realism = _realism(body, market.state.realism)
+                return {"realism": market.state.realism.as_json()}
             case ("POST", "reset"):
-                market.reset(body.get("seed"), body.get("timeScale"), body.get("orderRate"))
+                market.reset(body.get("seed"), body.get("timeScale"), body.get("orderRate"), _realism(body, SIMPLE))
                 self.buckets.clear()
                 return {"now": iso(market.now()), "seed": market.state.seed}
             case ("GET", "reports"):

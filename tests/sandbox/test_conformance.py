@@ -207,3 +207,31 @@ def test_a_sku_over_40_characters_is_refused(sandbox, api):
     assert answer["status"] == "INVALID" and "at most 40" in answer["issues"][0]["message"]
     with pytest.raises(httpx.HTTPStatusError):
         sandbox.admin("POST", "listings", {"listings": [{"sku": sku, "productType": "SHOES"}]})
+
+
+def test_the_realism_profile_is_set_by_the_admin_api_and_reset_goes_back_to_simple(sandbox, api):
+    assert sandbox.admin("GET", "realism")["realism"]["fba_share"] == 0  # the fixture's reset: SIMPLE
+    hard = sandbox.admin("POST", "realism", {"profile": "seller", "settings": {"fba_share": 0.5}})["realism"]
+    assert hard["fba_share"] == 0.5 and hard["sale_share"] > 0 and not hard["feeds_in_order"]
+    sandbox.admin("POST", "listings", {"listings": [{"sku": f"R-{i}", "productType": "HOME"} for i in range(40)]})
+    item = check("getListingsItem", api.get("/listings/2021-08-01/items/A1OMSYNCDEMO/R-1", params={
+        "marketplaceIds": "ATVPDKIKX0DER", "includedData": "summaries,attributes,issues,fulfillmentAvailability"}))
+    assert item["attributes"]["purchasable_offer"][0]["our_price"]
+    with pytest.raises(httpx.HTTPStatusError):
+        sandbox.admin("POST", "realism", {"settings": {"fba_share": 2}})
+    sandbox.admin("POST", "reset", {"profile": "seller"})
+    assert sandbox.admin("GET", "realism")["realism"]["fba_share"] == 0.25
+    sandbox.admin("POST", "reset", {})
+    assert sandbox.admin("GET", "realism")["realism"]["fba_share"] == 0
+
+
+def test_a_suppressed_offer_shows_its_issue_in_the_model_shape(sandbox, api):
+    sandbox.admin("POST", "reset", {"profile": "seller", "settings": {"min_max_share": 1.0}})
+    sandbox.admin("POST", "listings", {"listings": [{"sku": "CAPPED", "productType": "HOME", "quantity": 5, "price": "20.00"}]})
+    path = "/listings/2021-08-01/items/A1OMSYNCDEMO/CAPPED"
+    offer = {"marketplace_id": "ATVPDKIKX0DER", "currency": "USD", "audience": "ALL", "our_price": [{"schedule": [{"value_with_tax": 99.0}]}]}
+    patch = {"productType": "HOME", "patches": [{"op": "replace", "path": "/attributes/purchasable_offer", "value": [offer]}]}
+    assert check("patchListingsItem", api.patch(path, params={"marketplaceIds": "ATVPDKIKX0DER"}, json=patch))["status"] == "ACCEPTED"
+    item = check("getListingsItem", api.get(path, params={"marketplaceIds": "ATVPDKIKX0DER", "includedData": "summaries,issues"}))
+    assert item["summaries"][0]["status"] == ["DISCOVERABLE"]
+    assert item["issues"][0]["enforcements"]["actions"] == [{"action": "LISTING_SUPPRESSED"}] and item["issues"][0]["categories"] == ["INVALID_PRICE"]
