@@ -28,7 +28,6 @@ from sandbox.orders import Buyer, OrderLine, SimOrder, cents, make_buyer, order_
 from sandbox import settlement_report
 
 BASKET_SIZES = [1, 1, 1, 2, 2, 3]  # lines per order, drawn at random
-FEED_QUEUE_SECONDS = (20.0, 60.0)  # simulated time a feed waits IN_QUEUE
 PENDING_SECONDS = (300.0, 1800.0)  # until payment is authorised
 AFN_SHIP_SECONDS = (7200.0, 43200.0)
 DOCUMENT_URL_SECONDS = 300.0  # presigned URLs expire after five minutes of the client's (real) time
@@ -324,7 +323,7 @@ class Marketplace:
         with self.lock:
             elapsed, r = self.clock.elapsed(), random.Random(f"{self.state.seed}:feed:{self.state.ids}")
             feed = Feed(self.new_id("feed"), feed_type, marketplace_ids, self.now(), document_id)
-            feed.start_at = elapsed + r.uniform(*FEED_QUEUE_SECONDS)
+            feed.start_at = elapsed + self.state.realism.feed_wait(r, self.now().hour)
             if self.state.fatal_feeds > 0:
                 self.state.fatal_feeds -= 1
                 feed.fatal = True
@@ -332,8 +331,10 @@ class Marketplace:
             return feed
 
     def _feeds_due(self, elapsed: float) -> list[Feed]:
-        """Feeds whose processing ends by `elapsed`: one at a time, in the order they were created, so a
-        later feed never lands before an earlier one."""
+        """Feeds whose processing ends by `elapsed`: one at a time in the order they were created (SIMPLE),
+        or each after its own wait, so that a later feed can land before an earlier one (as on Amazon)."""
+        if not self.state.realism.feeds_in_order:
+            return self._feeds_due_each(elapsed)
         due, free_at = [], 0.0
         for feed in self.state.feeds.values():
             if feed.status in ("DONE", "FATAL", "CANCELLED"):
@@ -343,16 +344,29 @@ class Marketplace:
                 begin = max(feed.start_at, free_at)
                 if elapsed < begin:
                     break
-                document = self.state.documents.get(feed.document_id)
-                size = len(document.content or b"") if document else 0
                 feed.status, feed.started = "IN_PROGRESS", self.now()
-                feed.done_at = begin + 30 + size / 20_000  # about a minute for 25,000 messages
+                feed.done_at = begin + self._processing_seconds(feed)
             if elapsed < feed.done_at or feed.processing:
                 break
             feed.processing = True
             due.append(feed)
             free_at = feed.done_at
         return due
+
+    def _feeds_due_each(self, elapsed: float) -> list[Feed]:
+        due = []
+        for feed in self.state.feeds.values():
+            if feed.status == "IN_QUEUE" and elapsed >= feed.start_at:
+                feed.status, feed.started = "IN_PROGRESS", self.now()
+                feed.done_at = feed.start_at + self._processing_seconds(feed)
+            if feed.status == "IN_PROGRESS" and elapsed >= feed.done_at and not feed.processing:
+                feed.processing = True
+                due.append(feed)
+        return sorted(due, key=lambda f: f.done_at)
+
+    def _processing_seconds(self, feed: Feed) -> float:
+        document = self.state.documents.get(feed.document_id)
+        return 30 + len(document.content or b"") / 20_000 if document else 30.0  # about a minute for 25,000 messages
 
     def _parse_feed(self, feed: Feed) -> FeedOutcome | ParsedFeed:
         """The schema check of a due feed (no shared state is touched)."""

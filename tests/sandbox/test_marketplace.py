@@ -238,3 +238,40 @@ def test_a_feed_message_for_a_sku_over_40_characters_is_invalid():
     report = json.loads(m.state.documents[feed.result_document_id].content)
     assert report["summary"]["messagesInvalid"] == 1 and report["issues"][0]["messageId"] == 1
     assert "L" * 40 in m.state.listings and "L" * 41 not in m.state.listings
+
+
+def _quantity_feed(m: Marketplace, sku: str, quantity: int):
+    document = m.new_upload("application/json")
+    document.content = json.dumps({"header": {"sellerId": m.seller_id, "version": "2.0"}, "messages": [
+        {"messageId": 1, "sku": sku, "operationType": "PATCH", "productType": "HOME",
+         "patches": [{"op": "merge", "path": "/attributes/fulfillment_availability", "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": quantity}]}]}]}).encode()
+    return m.create_feed("JSON_LISTINGS_FEED", document.document_id, ["ATVPDKIKX0DER"])
+
+
+def test_a_seller_feed_waits_long_and_a_later_patch_is_overtaken_by_it():
+    from sandbox.listings import apply_patches
+    from sandbox.realism import SELLER
+
+    m = market(realism=SELLER)
+    feeds = [_quantity_feed(m, "SKU-1", 5) for _ in range(40)]
+    waits = sorted(f.start_at for f in feeds)
+    assert waits[20] > 5 * 60 and waits[-1] > 30 * 60, "many simulated minutes in the queue, some far longer"
+    old = feeds[0]
+    apply_patches(m.state.listings["SKU-1"], [{"op": "merge", "path": "/attributes/fulfillment_availability",
+                                               "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 3}]}], m.now())
+    assert m.state.listings["SKU-1"].quantity() == 3  # the later patch applies at once …
+    m.advance(old.start_at + 3600)
+    assert old.status == "DONE" and m.state.listings["SKU-1"].quantity() == 5  # … and the older feed lands on top of it
+
+
+def test_seller_feeds_finish_out_of_the_order_they_were_sent():
+    from sandbox.realism import SELLER
+
+    m = market(realism=SELLER)
+    sent = {_quantity_feed(m, "SKU-2", q).feed_id: q for q in range(30)}
+    m.advance(2 * 86400)
+    feeds = [m.state.feeds[i] for i in sent]
+    assert all(f.status == "DONE" for f in feeds)
+    by_end = [f.feed_id for f in sorted(feeds, key=lambda f: f.done_at)]
+    assert by_end != list(sent)
+    assert m.state.listings["SKU-2"].quantity() == sent[by_end[-1]] != 29  # the last to finish wins, not the last sent
