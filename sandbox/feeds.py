@@ -17,7 +17,7 @@ MAX_MESSAGES = 25_000
 @dataclass(frozen=True)
 class FeedOutcome:
     status: str  # DONE or FATAL
-    report: dict[str, Any]
+    report: dict[str, Any] | bytes  # JSON for listings feeds, XML for order feeds
 
 
 @dataclass(frozen=True)

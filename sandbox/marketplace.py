@@ -24,8 +24,8 @@ from sandbox.listings import FBA_CHANNELS, MAX_SKU_LENGTH, Listing
 from sandbox.offers import seeded_offers, seeded_price
 from sandbox.realism import SIMPLE, Realism
 from sandbox.marketplaces import marketplace
-from sandbox.orders import Buyer, OrderLine, SimOrder, cents, make_buyer, order_id_for, order_json
-from sandbox import settlement_report
+from sandbox.orders import Buyer, OrderLine, Package, SimOrder, cents, make_buyer, order_id_for, order_json, settle_shipment
+from sandbox import order_feeds, settlement_report
 
 BASKET_SIZES = [1, 1, 1, 2, 2, 3]  # lines per order, drawn at random
 PENDING_SECONDS = (300.0, 1800.0)  # until payment is authorised
@@ -376,13 +376,28 @@ class Marketplace:
             return fatal_outcome(feed.feed_id, self.seller_id, "An internal error stopped the processing of this feed.")
         if content is None:
             return fatal_outcome(feed.feed_id, self.seller_id, "The feed document was never uploaded.")
+        if feed.feed_type == order_feeds.FEED_TYPE:
+            acks = order_feeds.parse_acknowledgement_feed(content, self.seller_id)
+            return self._xml_fatal(feed, acks) if isinstance(acks, str) else acks
         if feed.feed_type != "JSON_LISTINGS_FEED":
             return fatal_outcome(feed.feed_id, self.seller_id, f"{feed.feed_type} is not supported: listings feeds must be JSON_LISTINGS_FEED.")
         parsed = parse_listings_feed(content, self.seller_id)
         return fatal_outcome(feed.feed_id, self.seller_id, parsed) if isinstance(parsed, str) else parsed
 
-    def _finish_feed(self, feed: Feed, checked: FeedOutcome | ParsedFeed) -> None:
+    def _xml_fatal(self, feed: Feed, reason: str) -> FeedOutcome:
+        report = order_feeds.processing_report(feed.feed_id, self.seller_id, 0, [("0", "Error", order_feeds.BAD_MESSAGE, reason, None)])
+        return FeedOutcome("FATAL", report)
+
+    def _finish_feed(self, feed: Feed, checked: FeedOutcome | ParsedFeed | list) -> None:
         """Apply the good messages and publish the processing report."""
+        if isinstance(checked, list):  # order acknowledgements
+            results = order_feeds.apply_acknowledgements(checked, self.state.orders, self.cancel_items)
+            checked = FeedOutcome("DONE", order_feeds.processing_report(feed.feed_id, self.seller_id, len(checked), results))
+        if isinstance(checked, FeedOutcome) and isinstance(checked.report, bytes):
+            result = Document(self.new_id("feed-doc"), "text/xml; charset=UTF-8", checked.report)
+            self.state.documents[result.document_id] = result
+            feed.status, feed.ended, feed.result_document_id, feed.processing = checked.status, self.now(), result.document_id, False
+            return
         outcome = checked if isinstance(checked, FeedOutcome) else apply_listings_feed(
             checked, feed.feed_id, self.seller_id, self.info.marketplace_id, self.info.currency,
             self.state.listings, self.new_listing, self.now())
@@ -457,6 +472,16 @@ class Marketplace:
                          self._choose_buyer(r, channel), lines, due=elapsed + r.uniform(*PENDING_SECONDS))
         roll = r.random()
         order.cancel_before_release, order.cancel_after_release = roll < 0.03, 0.03 <= roll < 0.045 and channel == "MERCHANT"
+        realism = state.realism
+        if channel == "MERCHANT" and not order.cancel_before_release and realism.buyer_cancel_request_share:
+            # a buyer of an unshipped order asks; Amazon no longer cancels for them (the seller must act)
+            order.cancel_after_release = False
+            order.wants_cancel = r.random() < realism.buyer_cancel_request_share
+            order.outside = not order.wants_cancel and r.random() < realism.outside_share
+            order.split = order.outside and r.random() < realism.split_share and sum(l.quantity for l in lines) > 1
+        elif channel == "MERCHANT" and realism.outside_share:
+            order.outside = r.random() < realism.outside_share
+            order.split = order.outside and r.random() < realism.split_share and sum(l.quantity for l in lines) > 1
         state.orders[order.order_id] = order
         heapq.heappush(state.due, (order.due, number, order.order_id))
         self.orders_changed(order)
@@ -490,13 +515,19 @@ class Marketplace:
             order = state.orders[order_id]
             self.orders_changed(order)
             r = random.Random(f"{state.seed}:step:{number}:{order.status}")
-            if order.status == "PENDING":
+            if order.next_step:
+                self._event(order, order.next_step, due, r)
+            elif order.status == "PENDING":
                 if order.cancel_before_release:
                     self._cancel(order)
                     continue
                 order.status, order.updated = "UNSHIPPED", self.now()
                 if order.fulfilled_by == "AMAZON":
                     order.due = due + r.uniform(*AFN_SHIP_SECONDS)
+                elif order.wants_cancel:
+                    order.due, order.next_step = due + r.uniform(3600, 12 * 3600), "buyer asks to cancel"
+                elif order.outside:
+                    order.due, order.next_step = due + r.uniform(2 * 3600, 20 * 3600), "seller buys shipping"
                 elif order.cancel_after_release:
                     order.due = due + r.uniform(3600, 6 * 3600)
                 else:
@@ -509,8 +540,46 @@ class Marketplace:
             elif order.status == "UNSHIPPED" and order.cancel_after_release:
                 self._cancel(order)
 
-    def _cancel(self, order: SimOrder) -> None:
+    def _event(self, order: SimOrder, step: str, due: float, r: random.Random) -> None:
+        """A SELLER life-cycle event; one the order has outgrown (shipped or cancelled meanwhile) lapses."""
+        order.next_step = None
+        now = self.now()
+        if order.status not in ("UNSHIPPED", "PARTIALLY_SHIPPED"):
+            return
+        if step == "buyer asks to cancel" and order.status == "UNSHIPPED":
+            order.cancel_requested, order.updated = now, now
+            order.cancel_request_reason = r.choice(["Order placed by mistake", "Found a better price", "Delivery too slow", "No longer needed"])
+        elif step in ("seller buys shipping", "second package"):
+            open_lines = [l for l in order.lines if not l.cancelled and l.shipped < l.quantity]
+            if not open_lines:
+                return
+            first = step == "seller buys shipping" and order.split
+            items = {open_lines[0].order_item_id: 1} if first and len(open_lines) == 1 else \
+                {l.order_item_id: l.quantity - l.shipped for l in (open_lines[:1] if first else open_lines)}
+            reference = str(len(order.packages) + 1)
+            order.packages[reference] = Package(reference, "UPS", None, "UPS Ground", f"1ZBUY{order.number:07d}{reference}", iso(now),
+                                                items, now, shipped_by="BUY_SHIPPING", late=now > order.latest_ship)
+            settle_shipment(order, now)
+            if first:
+                order.due, order.next_step = due + r.uniform(4 * 3600, 30 * 3600), "second package"
+                heapq.heappush(self.state.due, (order.due, order.number, order.order_id))
+
+    def cancel_items(self, order: SimOrder, lines: list[tuple[OrderLine, str]], reason: str) -> None:
+        """The seller cancels these items (all of them: the order)."""
+        now = self.now()
+        for line, item_reason in lines:
+            line.cancelled, line.cancel_reason = True, item_reason or reason
+        if all(l.cancelled for l in order.lines):
+            self._cancel(order, "MERCHANT", reason)
+        else:
+            if any(l.shipped for l in order.lines):
+                settle_shipment(order, now)
+            order.updated = now
+            self.orders_changed(order)
+
+    def _cancel(self, order: SimOrder, by: str | None = None, reason: str | None = None) -> None:
         order.status, order.updated = "CANCELLED", self.now()
+        order.cancelled_by, order.cancel_reason = by, reason
         self.orders_changed(order)
 
     def order_view(self, order: SimOrder, included: set[str]) -> dict[str, Any]:
@@ -549,6 +618,17 @@ class Marketplace:
             self._cancel(order)
             return order
 
+    def request_cancel(self, order_id: str, reason: str) -> SimOrder:
+        """Admin: the buyer asks to cancel an unshipped merchant order; it waits for the seller."""
+        with self.lock:
+            order = self.state.orders[order_id]
+            if order.fulfilled_by != "MERCHANT" or order.status != "UNSHIPPED":
+                raise ValueError(f"order {order_id} is {order.status} ({order.fulfilled_by}); only an unshipped merchant order can be asked to cancel")
+            order.cancel_requested, order.cancel_request_reason = self.now(), reason
+            order.updated = self.now()
+            self.orders_changed(order)
+            return order
+
     def request_refund(self, order_id: str, kind: str) -> SimOrder:
         """Admin: Amazon refunds a settled order in the next settlement (kind: Refund, A-to-z Guarantee Refund, …)."""
         with self.lock:
@@ -582,7 +662,7 @@ class Marketplace:
             for order in sorted(state.orders.values(), key=lambda o: o.number):
                 if order.status == "SHIPPED" and order.settled_in is None:
                     settlement.lines += settlement_report.order_lines(order, info, order.updated)
-                    principal += sum((l.unit_price * l.quantity for l in order.lines), Decimal(0))
+                    principal += sum((l.unit_price * l.quantity for l in order.lines if not l.cancelled), Decimal(0))
                     order.settled_in = settlement_id
                 elif order.settled_in and order.settled_in != settlement_id and order.refunded_in is None:
                     r = random.Random(f"{state.seed}:refund:{order.number}")

@@ -22,7 +22,10 @@ class Realism:
     buyer_cancel_request_share: float = 0.0  # unshipped merchant orders whose buyer asks to cancel
     outside_share: float = 0.0  # merchant orders the seller ships in Seller Central (Buy Shipping)
     split_share: float = 0.0  # of those, shipped in two packages some hours apart
-    ship_date_checks: bool = False  # confirmShipment refuses a shipDate before the order or in the future
+    ship_date_checks: bool = False  # confirmShipment refuses a shipDate in the future
+    # … and one before the order was placed: off by default, because an OM simulator dates its
+    # shipments in real time while the sandbox's simulated clock runs ahead of it
+    ship_date_after_purchase: bool = False
     feed_queue_median_seconds: float = 40.0  # IN_QUEUE wait: log-normal around this median
     feed_queue_sigma: float = 0.0  # spread of the log-normal (0: uniform 20–60 s, as before)
     feed_peak_factor: float = 1.0  # waits are this many times longer in the evening peak (18–22 h)

@@ -418,7 +418,8 @@ class SandboxApp:
             market.state.confirmations.append({**record, "status": 404})
             raise ApiError(404, "NotFound", f"Order {params['orderId']} was not found.")
         try:
-            confirm_shipment(order, market.info, body, market.now())
+            realism = market.state.realism
+            confirm_shipment(order, market.info, body, market.now(), realism.ship_date_checks, realism.ship_date_after_purchase)
         except ConfirmationRefused as exc:
             market.state.confirmations.append({**record, "status": 400, "error": str(exc)})
             raise ApiError(400, "InvalidInput", str(exc)) from None
@@ -520,11 +521,15 @@ class SandboxApp:
                          "buyer": None if o.buyer is None else asdict(o.buyer),
                          "lines": [asdict(l) for l in o.lines],
                          "packages": [asdict(p) | {"created": iso(p.created)} for p in o.packages.values()],
+                         "cancelRequested": o.cancel_requested and iso(o.cancel_requested), "cancelledBy": o.cancelled_by,
                          "settledIn": o.settled_in}
                         for o in market.state.orders.values()]}
             case ("POST", _) if action.startswith("orders/") and action.endswith("/cancel"):
                 order = market.cancel_order(action.split("/")[1])
                 return {"orderId": order.order_id, "status": order.status}
+            case ("POST", _) if action.startswith("orders/") and action.endswith("/cancel-request"):
+                order = market.request_cancel(action.split("/")[1], body.get("reason", "Order placed by mistake"))
+                return {"orderId": order.order_id, "cancelRequested": iso(order.cancel_requested)}
             case ("POST", _) if action.startswith("orders/") and action.endswith("/refund"):
                 order = market.request_refund(action.split("/")[1], body.get("kind", "Refund"))
                 return {"orderId": order.order_id, "refund": order.refund_requested}

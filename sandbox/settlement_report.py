@@ -54,6 +54,8 @@ def order_lines(order: SimOrder, info: MarketplaceInfo, posted: datetime) -> lis
     """What Amazon books for a shipped order: the buyer's money, promotions, withheld tax and fees."""
     out: list[Line] = []
     for index, line in enumerate(order.lines):
+        if line.cancelled:
+            continue  # the seller cancelled it: nothing was sold
         principal = line.unit_price * line.quantity
 
         def add(amount_type: str, description: str, amount: Decimal) -> None:
@@ -78,6 +80,8 @@ def refund_lines(order: SimOrder, info: MarketplaceInfo, posted: datetime, kind:
     """A refund of the whole order: money back to the buyer, most of the commission back to the seller."""
     out = []
     for index, line in enumerate(order.lines):
+        if line.cancelled:
+            continue  # the seller cancelled it: nothing was sold
         principal = line.unit_price * line.quantity
         commission = cents(principal * COMMISSION_RATE)
         entries = [("ItemPrice", "Principal", -principal), ("ItemPrice", "Tax", -line.tax),

@@ -235,3 +235,34 @@ def test_a_suppressed_offer_shows_its_issue_in_the_model_shape(sandbox, api):
     item = check("getListingsItem", api.get(path, params={"marketplaceIds": "ATVPDKIKX0DER", "includedData": "summaries,issues"}))
     assert item["summaries"][0]["status"] == ["DISCOVERABLE"]
     assert item["issues"][0]["enforcements"]["actions"] == [{"action": "LISTING_SUPPRESSED"}] and item["issues"][0]["categories"] == ["INVALID_PRICE"]
+
+
+def test_seller_orders_and_the_acknowledgement_feed_match_the_models(sandbox, api):
+    sandbox.admin("POST", "reset", {"profile": "seller", "settings": {"outside_share": 0.5, "split_share": 1.0, "buyer_cancel_request_share": 0.0}})
+    sandbox.admin("POST", "listings", {"listings": [{"sku": f"O-{i}", "productType": "HOME", "quantity": 50, "price": "12.00", "fulfillment": "MERCHANT"} for i in range(5)]})
+    placed = sandbox.admin("POST", "orders", {"count": 12, "fulfilledBy": "MERCHANT", "basketSizes": [2], "release": True})["orderIds"]
+    sandbox.admin("POST", "clock/advance", {"days": 3})
+    orders = {o["orderId"]: o for o in sandbox.admin("GET", "orders")["orders"]}
+    outside = next(i for i in placed if orders[i]["packages"])
+    waiting = next(i for i in placed if not orders[i]["packages"] and orders[i]["status"] == "UNSHIPPED")
+    sandbox.admin("POST", f"orders/{waiting}/cancel-request", {"reason": "No longer needed"})
+    everything = "BUYER,RECIPIENT,PROCEEDS,CANCELLATION,FULFILLMENT,PACKAGES"
+    shown = check("getOrder@2026-01-01", api.get(f"/orders/2026-01-01/orders/{outside}", params={"includedData": everything}))["order"]
+    assert shown["fulfillment"]["fulfillmentStatus"] == "SHIPPED" and len(shown["packages"]) == 2
+    asked = check("getOrder@2026-01-01", api.get(f"/orders/2026-01-01/orders/{waiting}", params={"includedData": everything}))["order"]
+    assert asked["orderItems"][0]["cancellation"]["cancellationRequest"]["cancelReason"] == "No longer needed"
+    xml = (f"<?xml version='1.0'?><AmazonEnvelope><Header><DocumentVersion>1.01</DocumentVersion><MerchantIdentifier>A1OMSYNCDEMO</MerchantIdentifier>"
+           f"</Header><MessageType>OrderAcknowledgement</MessageType><Message><MessageID>1</MessageID><OrderAcknowledgement>"
+           f"<AmazonOrderID>{waiting}</AmazonOrderID><StatusCode>Failure</StatusCode></OrderAcknowledgement></Message></AmazonEnvelope>")
+    created = check("createFeedDocument", api.post("/feeds/2021-06-30/documents", json={"contentType": "text/xml; charset=UTF-8"}))
+    httpx.put(created["url"], content=xml.encode(), headers={"Content-Type": "text/xml; charset=UTF-8"}, trust_env=False)
+    feed = check("createFeed", api.post("/feeds/2021-06-30/feeds", json={"feedType": "POST_ORDER_ACKNOWLEDGEMENT_DATA", "marketplaceIds": ["ATVPDKIKX0DER"], "inputFeedDocumentId": created["feedDocumentId"]}))
+    sandbox.admin("POST", "clock/advance", {"days": 1})
+    done = check("getFeed", api.get(f"/feeds/2021-06-30/feeds/{feed['feedId']}"))
+    assert done["processingStatus"] == "DONE"
+    result = check("getFeedDocument", api.get(f"/feeds/2021-06-30/documents/{done['resultFeedDocumentId']}"))
+    report = httpx.get(result["url"], trust_env=False)
+    assert report.headers["content-type"].startswith("text/xml") and b"<MessagesWithError>0</MessagesWithError>" in report.content
+    cancelled = check("getOrder@2026-01-01", api.get(f"/orders/2026-01-01/orders/{waiting}", params={"includedData": "CANCELLATION,FULFILLMENT"}))["order"]
+    assert cancelled["fulfillment"]["fulfillmentStatus"] == "CANCELLED"
+    assert cancelled["orderItems"][0]["cancellation"]["cancellationExecution"]["cancelledBy"] == "MERCHANT"
