@@ -25,7 +25,9 @@ from sandbox.offers import seeded_offers, seeded_price
 from sandbox.realism import SIMPLE, Realism
 from sandbox.marketplaces import marketplace
 from sandbox.orders import Buyer, OrderLine, Package, SimOrder, cents, make_buyer, order_id_for, order_json, settle_shipment
-from sandbox import order_feeds, settlement_report
+from sandbox import notifications, order_feeds, settlement_report
+from sandbox.notifications import Notifications
+from sandbox.sqs import Sqs
 
 BASKET_SIZES = [1, 1, 1, 2, 2, 3]  # lines per order, drawn at random
 PENDING_SECONDS = (300.0, 1800.0)  # until payment is authorised
@@ -128,6 +130,8 @@ class State:
     confirmations: list[dict[str, Any]] = field(default_factory=list)
     fatal_feeds: int = 0
     realism: Realism = SIMPLE
+    notifications: Notifications = field(default_factory=Notifications)
+    grantless_tokens: set[str] = field(default_factory=set)  # LWA client_credentials tokens (notifications scope)
 
     def __setstate__(self, saved: dict[str, Any]) -> None:
         """A state saved by an older sandbox lacks the newer fields: they take their defaults."""
@@ -169,7 +173,9 @@ class Marketplace:
         self.response_violations: list[str] = []
         self._index: dict[str, OrderIndex] = {}
         self._changed_orders: set[str] = set()
+        self._to_notify: set[str] = set()
         self._views: dict[tuple, tuple] = {}
+        self.sqs: Sqs | None = None  # where ORDER_CHANGE notifications go (set by the server; None: they wait)
         loaded = self._load(state_file)
         if loaded:
             self.state = loaded
@@ -237,7 +243,8 @@ class Marketplace:
             self.state = State(old.seed if seed is None else seed, old.marketplace_id, old.seller_id, old.settlement_days,
                                old.order_rate if order_rate is None else order_rate, start=self.clock.now())
             self.state.next_settlement_at = self.state.settlement_days * 86400
-            self.state.tokens, self.state.realism = tokens, realism
+            self.state.tokens, self.state.realism, self.state.grantless_tokens = tokens, realism, old.grantless_tokens
+            self._to_notify.clear()
             self.calls.clear()
             self.throttled.clear()
             self.faults.clear()
@@ -272,6 +279,24 @@ class Marketplace:
             while elapsed >= self.state.next_settlement_at:
                 self.issue_settlement()
                 self.state.next_settlement_at += self.state.settlement_days * 86400
+            self._publish_notifications(elapsed)
+            due = notifications.due_messages(self.state.notifications, elapsed) if self.sqs else []
+        if due:
+            failed = self.sqs.send(due)
+            with self.lock:
+                for _, seq, arn, body in failed:
+                    heapq.heappush(self.state.notifications.outbox, (elapsed + 60, seq, arn, body))
+
+    def _publish_notifications(self, elapsed: float) -> None:
+        """ORDER_CHANGE for the orders changed since the last call, as of simulated second `elapsed`."""
+        if not self._to_notify:
+            return
+        state, realism = self.state, self.state.realism
+        changed = [state.orders[i] for i in sorted(self._to_notify, key=lambda i: state.orders[i].number)]
+        self._to_notify.clear()
+        at = self.now() - timedelta(seconds=self.clock.elapsed() - elapsed)
+        notifications.publish(state.notifications, changed, state.seller_id, self.info.marketplace_id, at, elapsed,
+                              state.seed, realism.notification_duplicate_share, realism.notification_late_share)
 
     # --- listings --------------------------------------------------------------------------
 
@@ -435,6 +460,7 @@ class Marketplace:
                 if order is None:
                     break
                 placed.append(order.order_id)
+            self._publish_notifications(self.clock.elapsed())
             return placed
 
     def _place_order(self, fulfilled_by: str | None, priced: list[Listing], in_stock: list[Listing], basket_sizes: list[int]) -> SimOrder | None:
@@ -515,30 +541,36 @@ class Marketplace:
             order = state.orders[order_id]
             self.orders_changed(order)
             r = random.Random(f"{state.seed}:step:{number}:{order.status}")
-            if order.next_step:
-                self._event(order, order.next_step, due, r)
-            elif order.status == "PENDING":
-                if order.cancel_before_release:
-                    self._cancel(order)
-                    continue
-                order.status, order.updated = "UNSHIPPED", self.now()
-                if order.fulfilled_by == "AMAZON":
-                    order.due = due + r.uniform(*AFN_SHIP_SECONDS)
-                elif order.wants_cancel:
-                    order.due, order.next_step = due + r.uniform(3600, 12 * 3600), "buyer asks to cancel"
-                elif order.outside:
-                    order.due, order.next_step = due + r.uniform(2 * 3600, 20 * 3600), "seller buys shipping"
-                elif order.cancel_after_release:
-                    order.due = due + r.uniform(3600, 6 * 3600)
-                else:
-                    continue
-                heapq.heappush(state.due, (order.due, number, order_id))
-            elif order.status == "UNSHIPPED" and order.fulfilled_by == "AMAZON":
-                for line in order.lines:
-                    line.shipped = line.quantity
-                order.status, order.updated = "SHIPPED", self.now()
-            elif order.status == "UNSHIPPED" and order.cancel_after_release:
+            self._step(order, due, number, r)
+            self._publish_notifications(due)  # each step is a change of its own, however long the advance
+
+    def _step(self, order: SimOrder, due: float, number: int, r: random.Random) -> None:
+        """One life-cycle step of an order, due at simulated second `due`."""
+        state, order_id = self.state, order.order_id
+        if order.next_step:
+            self._event(order, order.next_step, due, r)
+        elif order.status == "PENDING":
+            if order.cancel_before_release:
                 self._cancel(order)
+                return
+            order.status, order.updated = "UNSHIPPED", self.now()
+            if order.fulfilled_by == "AMAZON":
+                order.due = due + r.uniform(*AFN_SHIP_SECONDS)
+            elif order.wants_cancel:
+                order.due, order.next_step = due + r.uniform(3600, 12 * 3600), "buyer asks to cancel"
+            elif order.outside:
+                order.due, order.next_step = due + r.uniform(2 * 3600, 20 * 3600), "seller buys shipping"
+            elif order.cancel_after_release:
+                order.due = due + r.uniform(3600, 6 * 3600)
+            else:
+                return
+            heapq.heappush(state.due, (order.due, number, order_id))
+        elif order.status == "UNSHIPPED" and order.fulfilled_by == "AMAZON":
+            for line in order.lines:
+                line.shipped = line.quantity
+            order.status, order.updated = "SHIPPED", self.now()
+        elif order.status == "UNSHIPPED" and order.cancel_after_release:
+            self._cancel(order)
 
     def _event(self, order: SimOrder, step: str, due: float, r: random.Random) -> None:
         """A SELLER life-cycle event; one the order has outgrown (shipped or cancelled meanwhile) lapses."""
@@ -593,8 +625,10 @@ class Marketplace:
         return cached[1]
 
     def orders_changed(self, order: SimOrder) -> None:
-        """An order was placed or changed: searchOrders' indexes re-file it at the next search."""
+        """An order was placed or changed: searchOrders' indexes re-file it at the next search, and an
+        ORDER_CHANGE is published at the next tick if it changed in a way Amazon notifies."""
         self._changed_orders.add(order.order_id)
+        self._to_notify.add(order.order_id)
 
     def orders_by(self, field_name: str) -> list[tuple[str, str]]:
         """(time, order id) of every order sorted by `created` or `updated`: searchOrders' index, kept

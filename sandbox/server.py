@@ -31,11 +31,14 @@ from sandbox.clock import iso, parse_iso
 from sandbox.conformance import operation
 from sandbox.listings import apply_patches, check_patches, listing_json
 from sandbox.marketplace import SETTLEMENT_REPORT_TYPE, Fault, Marketplace
+from sandbox.notifications_api import PLANS as NOTIFICATIONS_PLANS, NotificationsApi
 from sandbox.orders import ConfirmationRefused, confirm_shipment
 from sandbox.realism import SIMPLE, Realism, profile
 from connectors.amazon_limits import JSON_LISTINGS_FEED_PLAN, USAGE_PLANS, TokenBucket
 
 MIN_BEFORE_SECONDS = 120
+NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
+SANDBOX_PLANS = NOTIFICATIONS_PLANS  # operations connectors.amazon_limits does not list (omsync does not call them yet)
 TOKEN_LIFETIME_SECONDS = 86400
 UNLIMITED_RATE = 10_000.0
 
@@ -113,6 +116,7 @@ class SandboxApp:
         self.validate_responses = validate_responses
         self.usage_plans = usage_plans
         self.buckets: dict[str, TokenBucket] = {}
+        self.notifications = NotificationsApi(market, ApiError)
         self.app = Starlette(routes=self._routes(), exception_handlers={404: self._unknown, 405: self._unknown})
 
     # --- plumbing --------------------------------------------------------------------------
@@ -135,6 +139,7 @@ class SandboxApp:
             Route("/reports/2021-06-30/reports", op("getReports", self.get_reports), methods=["GET"]),
             Route("/reports/2021-06-30/reports/{reportId}", op("getReport", self.get_report), methods=["GET"]),
             Route("/reports/2021-06-30/documents/{reportDocumentId}", op("getReportDocument", self.get_report_document), methods=["GET"]),
+            *self.notifications.routes(op),
             Route("/_uploads/{documentId}", self.upload, methods=["PUT"]),
             Route("/_downloads/{documentId}", self.download, methods=["GET"]),
             Route("/_sandbox/{action:path}", self.admin, methods=["GET", "POST", "DELETE"]),
@@ -158,10 +163,12 @@ class SandboxApp:
             self.buckets[key] = TokenBucket(*plan)
         return self.buckets[key]
 
-    def _operation(self, op_key: str, handler: Callable) -> Callable:
+    def _operation(self, op_key: str, handler: Callable, grant: str = "seller") -> Callable:
+        """grant: whose token the operation takes: the seller's (refresh_token), a grantless one
+        (client_credentials), or either."""
         spec = operation(op_key)
         plan_name = op_key.split("@")[0]
-        rate, burst = USAGE_PLANS[plan_name]
+        rate, burst = USAGE_PLANS.get(plan_name) or SANDBOX_PLANS[plan_name]
 
         async def endpoint(request: Request) -> Response:
             request_id = str(uuid.uuid4())
@@ -169,7 +176,8 @@ class SandboxApp:
             # the rate in the client's real seconds; without usage plans there is no limit to tell
             shown_rate = rate * market.clock.time_scale if self.usage_plans else UNLIMITED_RATE
             market.calls[plan_name] += 1
-            if request.headers.get("x-amz-access-token") not in market.state.tokens:
+            token = request.headers.get("x-amz-access-token")
+            if not ((grant != "grantless" and token in market.state.tokens) or (grant != "seller" and token in market.state.grantless_tokens)):
                 body = error_body("Unauthorized", "Access to requested resource is denied.")
                 return JSONResponse(body, 403, headers=self._headers(request_id))
             fault = market.faults.get(plan_name)
@@ -241,9 +249,11 @@ class SandboxApp:
         missing = [name for name in needed[grant] if not field.get(name)]
         if missing:
             return JSONResponse({"error": "invalid_request", "error_description": f"The request is missing a required parameter : {missing[0]}"}, 400)
+        if grant == "client_credentials" and field["scope"] != NOTIFICATIONS_SCOPE:
+            return JSONResponse({"error": "invalid_scope", "error_description": f"The sandbox grants the scope {NOTIFICATIONS_SCOPE} only"}, 400)
         token = "Atza|" + secrets.token_urlsafe(32)
         with self.market.lock:
-            self.market.state.tokens.add(token)
+            (self.market.state.grantless_tokens if grant == "client_credentials" else self.market.state.tokens).add(token)
         answer = {"access_token": token, "token_type": "bearer", "expires_in": 3600}
         if grant == "refresh_token":
             answer["refresh_token"] = field["refresh_token"]
@@ -556,6 +566,14 @@ class SandboxApp:
                 return {"confirmations": list(market.state.confirmations)}
             case ("GET", "calls"):
                 return {"calls": dict(market.calls), "throttled": dict(market.throttled)}
+            case ("GET", "sqs"):
+                if market.sqs is None:
+                    raise ValueError("this sandbox delivers no notifications (it was not started with an SQS)")
+                return {"endpoint": market.sqs.endpoint, "region": "us-east-1"}
+            case ("GET", "notifications"):
+                with market.lock:
+                    book = market.state.notifications
+                    return {"published": list(book.published), "waiting": len(book.outbox)}
             case ("GET", "violations"):
                 return {"violations": list(market.response_violations)}
             case ("GET", "realism"):
