@@ -25,7 +25,7 @@ from sandbox.offers import seeded_offers, seeded_price
 from sandbox.realism import SIMPLE, Realism
 from sandbox.marketplaces import marketplace
 from sandbox.orders import Buyer, OrderLine, Package, SimOrder, cents, make_buyer, order_id_for, order_json, settle_shipment
-from sandbox import notifications, order_feeds, settlement_report
+from sandbox import notifications, order_feeds, payouts, settlement_report
 from sandbox.notifications import Notifications
 from sandbox.sqs import Sqs
 
@@ -132,6 +132,8 @@ class State:
     realism: Realism = SIMPLE
     notifications: Notifications = field(default_factory=Notifications)
     grantless_tokens: set[str] = field(default_factory=set)  # LWA client_credentials tokens (notifications scope)
+    settled_shipments: dict[str, str] = field(default_factory=dict)  # shipment id → settlement id (per-shipment payouts)
+    payouts: list[dict[str, Any]] = field(default_factory=list)  # ground truth: what was paid when
 
     def __setstate__(self, saved: dict[str, Any]) -> None:
         """A state saved by an older sandbox lacks the newer fields: they take their defaults."""
@@ -499,6 +501,7 @@ class Marketplace:
         roll = r.random()
         order.cancel_before_release, order.cancel_after_release = roll < 0.03, 0.03 <= roll < 0.045 and channel == "MERCHANT"
         realism = state.realism
+        order.business = bool(realism.business_share) and r.random() < realism.business_share
         if channel == "MERCHANT" and not order.cancel_before_release and realism.buyer_cancel_request_share:
             # a buyer of an unshipped order asks; Amazon no longer cancels for them (the seller must act)
             order.cancel_after_release = False
@@ -589,8 +592,9 @@ class Marketplace:
             items = {open_lines[0].order_item_id: 1} if first and len(open_lines) == 1 else \
                 {l.order_item_id: l.quantity - l.shipped for l in (open_lines[:1] if first else open_lines)}
             reference = str(len(order.packages) + 1)
-            order.packages[reference] = Package(reference, "UPS", None, "UPS Ground", f"1ZBUY{order.number:07d}{reference}", iso(now),
-                                                items, now, shipped_by="BUY_SHIPPING", late=now > order.latest_ship)
+            shipped = now - timedelta(seconds=self.clock.elapsed() - due)  # when it was due, however long the advance
+            order.packages[reference] = Package(reference, "UPS", None, "UPS Ground", f"1ZBUY{order.number:07d}{reference}", iso(shipped),
+                                                items, shipped, shipped_by="BUY_SHIPPING", late=shipped > order.latest_ship)
             settle_shipment(order, now)
             if first:
                 order.due, order.next_step = due + r.uniform(4 * 3600, 30 * 3600), "second package"
@@ -693,8 +697,11 @@ class Marketplace:
             start = state.last_settlement_end or state.start or now
             settlement = settlement_report.Settlement(settlement_id, start, now, now + timedelta(days=3), info.currency)
             principal = Decimal(0)
+            deferred = state.realism.deferred_payouts
             for order in sorted(state.orders.values(), key=lambda o: o.number):
-                if order.status == "SHIPPED" and order.settled_in is None:
+                if deferred and order.settled_in is None:
+                    principal += self._settle_shipments(order, settlement, now)
+                elif order.status == "SHIPPED" and order.settled_in is None:
                     settlement.lines += settlement_report.order_lines(order, info, order.updated)
                     principal += sum((l.unit_price * l.quantity for l in order.lines if not l.cancelled), Decimal(0))
                     order.settled_in = settlement_id
@@ -715,6 +722,46 @@ class Marketplace:
             state.reports[report.report_id] = report
             state.last_settlement_end = now
             return report
+
+    def _settle_shipments(self, order: SimOrder, settlement: settlement_report.Settlement, now: datetime) -> Decimal:
+        """Pay the order's shipments whose hold has ended; the order counts as settled once all of it is paid."""
+        state, paid = self.state, Decimal(0)
+        shipments = payouts.shipments_of(order, state.seed, True)
+        for shipment in shipments:
+            if shipment.shipment_id in state.settled_shipments or shipment.maturity > now:
+                continue
+            units = {item: (payouts.shipped_before(shipment, shipments, item), count) for item, count in shipment.items.items()}
+            lines = settlement_report.order_lines(order, self.info, shipment.maturity, units, shipment.shipment_id)
+            settlement.lines += lines
+            paid += sum((l.amount for l in lines if (l.amount_type, l.description) == ("ItemPrice", "Principal")), Decimal(0))
+            state.settled_shipments[shipment.shipment_id] = settlement.settlement_id
+            state.payouts.append({"orderId": order.order_id, "shipmentId": shipment.shipment_id, "settlementId": settlement.settlement_id,
+                                  "shippedAt": iso(shipment.shipped), "releasedAt": iso(shipment.maturity), "reason": shipment.reason,
+                                  "paidAt": iso(now), "amount": str(sum((l.amount for l in lines), Decimal(0)))})
+        if order.status in ("SHIPPED", "CANCELLED") and shipments and all(s.shipment_id in state.settled_shipments for s in shipments):
+            order.settled_in = settlement.settlement_id
+        return paid
+
+    def transactions(self, after: datetime, before: datetime, status: str | None, order_id: str | None,
+                     group_id: str | None) -> list[dict[str, Any]]:
+        """Finances API 2024-06-19 transactions of shipments posted in [after, before)."""
+        state, now, deferred = self.state, self.now(), self.state.realism.deferred_payouts
+        found = []
+        for order in sorted(state.orders.values(), key=lambda o: o.number):
+            if order_id and order.order_id != order_id:
+                continue
+            shipments = payouts.shipments_of(order, state.seed, deferred)
+            for shipment in shipments:
+                settled = state.settled_shipments.get(shipment.shipment_id) or (order.settled_in if not deferred else None)
+                if not payouts.in_window(shipment, after, before) or (status and shipment.status(now) != status):
+                    continue
+                if group_id and settled != group_id:
+                    continue
+                units = {item: (payouts.shipped_before(shipment, shipments, item), count) for item, count in shipment.items.items()}
+                amounts = [(l.amount_type, l.description, l.amount) for l in
+                           settlement_report.order_lines(order, self.info, shipment.shipped, units, shipment.shipment_id)]
+                found.append(payouts.transaction_json(shipment, amounts, self.info, state.seller_id, now, settled))
+        return found
 
     # --- documents -------------------------------------------------------------------------
 

@@ -110,6 +110,7 @@ class SimOrder:
     cancel_request_reason: str | None = None
     cancelled_by: str | None = None  # BUYER, MERCHANT or AMAZON
     cancel_reason: str | None = None
+    business: bool = False  # an Amazon Business buyer on invoice terms
 
     @property
     def latest_ship(self) -> datetime:
@@ -151,7 +152,7 @@ def order_json(order: SimOrder, info: MarketplaceInfo, included: set[str]) -> di
         "orderId": order.order_id,
         "createdTime": iso(order.created),
         "lastUpdatedTime": iso(order.updated),
-        "programs": ["PRIME"] if order.number % 3 == 0 else [],
+        "programs": (["PRIME"] if order.number % 3 == 0 else []) + (["AMAZON_BUSINESS"] if order.business else []),
         "salesChannel": {"channelName": "AMAZON", "marketplaceId": info.marketplace_id, "marketplaceName": info.name},
     }
     released = not order.is_pending

@@ -30,6 +30,8 @@ class Realism:
     feed_queue_sigma: float = 0.0  # spread of the log-normal (0: uniform 20–60 s, as before)
     feed_peak_factor: float = 1.0  # waits are this many times longer in the evening peak (18–22 h)
     feeds_in_order: bool = True  # False: a feed that waits less may finish before an older one
+    deferred_payouts: bool = False  # pay per shipment, held to delivery + 7 days (Amazon Business: 30–45 days)
+    business_share: float = 0.0  # orders by Amazon Business buyers on invoice terms
     notification_duplicate_share: float = 0.0  # ORDER_CHANGE messages delivered twice
     notification_late_share: float = 0.0  # … delivered 5–60 simulated minutes late, after later changes
 
@@ -60,7 +62,7 @@ SELLER = Realism(
     fba_share=0.25, both_share=0.10, sale_share=0.15, min_max_share=0.30, b2b_share=0.10, seed_prices=True,
     buyer_cancel_request_share=0.02, outside_share=0.05, split_share=0.30, ship_date_checks=True,
     feed_queue_median_seconds=15 * 60, feed_queue_sigma=0.8, feed_peak_factor=4.0, feeds_in_order=False,
-    notification_duplicate_share=0.03, notification_late_share=0.05,
+    notification_duplicate_share=0.03, notification_late_share=0.05, deferred_payouts=True, business_share=0.05,
 )
 PROFILES = {"simple": SIMPLE, "seller": SELLER}
 

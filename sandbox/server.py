@@ -31,6 +31,7 @@ from sandbox.clock import iso, parse_iso
 from sandbox.conformance import operation
 from sandbox.listings import apply_patches, check_patches, listing_json
 from sandbox.marketplace import SETTLEMENT_REPORT_TYPE, Fault, Marketplace
+from sandbox.finances_api import PLANS as FINANCES_PLANS, FinancesApi
 from sandbox.notifications_api import PLANS as NOTIFICATIONS_PLANS, NotificationsApi
 from sandbox.orders import ConfirmationRefused, confirm_shipment
 from sandbox.realism import SIMPLE, Realism, profile
@@ -38,7 +39,7 @@ from connectors.amazon_limits import JSON_LISTINGS_FEED_PLAN, USAGE_PLANS, Token
 
 MIN_BEFORE_SECONDS = 120
 NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
-SANDBOX_PLANS = NOTIFICATIONS_PLANS  # operations connectors.amazon_limits does not list (omsync does not call them yet)
+SANDBOX_PLANS = NOTIFICATIONS_PLANS | FINANCES_PLANS  # operations connectors.amazon_limits does not list (omsync does not call them yet)
 TOKEN_LIFETIME_SECONDS = 86400
 UNLIMITED_RATE = 10_000.0
 
@@ -117,6 +118,7 @@ class SandboxApp:
         self.usage_plans = usage_plans
         self.buckets: dict[str, TokenBucket] = {}
         self.notifications = NotificationsApi(market, ApiError)
+        self.finances = FinancesApi(market, ApiError, _encode_token, _decode_token)
         self.app = Starlette(routes=self._routes(), exception_handlers={404: self._unknown, 405: self._unknown})
 
     # --- plumbing --------------------------------------------------------------------------
@@ -140,6 +142,7 @@ class SandboxApp:
             Route("/reports/2021-06-30/reports/{reportId}", op("getReport", self.get_report), methods=["GET"]),
             Route("/reports/2021-06-30/documents/{reportDocumentId}", op("getReportDocument", self.get_report_document), methods=["GET"]),
             *self.notifications.routes(op),
+            *self.finances.routes(op),
             Route("/_uploads/{documentId}", self.upload, methods=["PUT"]),
             Route("/_downloads/{documentId}", self.download, methods=["GET"]),
             Route("/_sandbox/{action:path}", self.admin, methods=["GET", "POST", "DELETE"]),
@@ -574,6 +577,9 @@ class SandboxApp:
                 with market.lock:
                     book = market.state.notifications
                     return {"published": list(book.published), "waiting": len(book.outbox)}
+            case ("GET", "payouts"):
+                with market.lock:
+                    return {"payouts": list(market.state.payouts)}
             case ("GET", "violations"):
                 return {"violations": list(market.response_violations)}
             case ("GET", "realism"):
