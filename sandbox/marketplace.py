@@ -25,7 +25,7 @@ from sandbox.offers import seeded_offers, seeded_price
 from sandbox.realism import SIMPLE, Realism
 from sandbox.marketplaces import marketplace
 from sandbox.orders import Buyer, OrderLine, Package, SimOrder, cents, make_buyer, order_id_for, order_json, settle_shipment
-from sandbox import notifications, order_feeds, payouts, settlement_report
+from sandbox import notifications, order_feeds, payouts, settlement_report, truth
 from sandbox.notifications import Notifications
 from sandbox.sqs import Sqs
 
@@ -134,6 +134,7 @@ class State:
     grantless_tokens: set[str] = field(default_factory=set)  # LWA client_credentials tokens (notifications scope)
     settled_shipments: dict[str, str] = field(default_factory=dict)  # shipment id → settlement id (per-shipment payouts)
     payouts: list[dict[str, Any]] = field(default_factory=list)  # ground truth: what was paid when
+    offered: list[truth.Offered] = field(default_factory=list)  # ground truth: what buyers saw, change by change
 
     def __setstate__(self, saved: dict[str, Any]) -> None:
         """A state saved by an older sandbox lacks the newer fields: they take their defaults."""
@@ -334,7 +335,12 @@ class Marketplace:
                     listing.attributes.update(seeded_offers(sku, state.seed, self.info.marketplace_id, self.info.currency,
                                                             Decimal(str(price)), realism, now))
                 state.listings[listing.sku] = listing
+                self.listing_changed(sku)
             return len(entries)
+
+    def listing_changed(self, sku: str) -> None:
+        """Record what buyers now see of `sku` (the ground truth's series of changes)."""
+        self.state.offered.append(truth.offered(self.state.listings.get(sku), sku, self.info.marketplace_id, self.clock.elapsed()))
 
     def _channels(self, sku: str, asked: str | None) -> tuple[str, ...]:
         """How a SKU is fulfilled: as asked (MERCHANT, AMAZON, BOTH), else drawn by the realism shares."""
@@ -428,6 +434,9 @@ class Marketplace:
         outcome = checked if isinstance(checked, FeedOutcome) else apply_listings_feed(
             checked, feed.feed_id, self.seller_id, self.info.marketplace_id, self.info.currency,
             self.state.listings, self.new_listing, self.now())
+        if isinstance(checked, ParsedFeed):
+            for sku in dict.fromkeys(m["sku"] for m in checked.messages if isinstance(m, dict) and isinstance(m.get("sku"), str)):
+                self.listing_changed(sku)
         result = Document(self.new_id("feed-doc"), "application/json; charset=UTF-8", json.dumps(outcome.report).encode("utf-8"))
         self.state.documents[result.document_id] = result
         feed.status, feed.ended, feed.result_document_id, feed.processing = outcome.status, self.now(), result.document_id, False
@@ -491,6 +500,7 @@ class Marketplace:
                 listing.take_fba(quantity)
                 if listing.fba_quantity() == 0:
                     priced.remove(listing)
+            self.listing_changed(listing.sku)
             price = listing.buyer_price(self.info.marketplace_id, now) or Decimal(0)
             shipping = Decimal("4.99") if r.random() < 0.4 else Decimal(0)
             discount = cents(price * quantity * Decimal("0.10")) if r.random() < 0.15 else Decimal(0)
@@ -702,7 +712,11 @@ class Marketplace:
                 if deferred and order.settled_in is None:
                     principal += self._settle_shipments(order, settlement, now)
                 elif order.status == "SHIPPED" and order.settled_in is None:
-                    settlement.lines += settlement_report.order_lines(order, info, order.updated)
+                    lines = settlement_report.order_lines(order, info, order.updated)
+                    settlement.lines += lines
+                    state.payouts.append({"orderId": order.order_id, "shipmentId": None, "settlementId": settlement_id,
+                                          "shippedAt": iso(order.updated), "releasedAt": iso(order.updated), "reason": None,
+                                          "paidAt": iso(now), "amount": str(sum((l.amount for l in lines), Decimal(0)))})
                     principal += sum((l.unit_price * l.quantity for l in order.lines if not l.cancelled), Decimal(0))
                     order.settled_in = settlement_id
                 elif order.settled_in and order.settled_in != settlement_id and order.refunded_in is None:

@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.clock import iso, parse_iso
+from sandbox import truth
 from sandbox.conformance import operation
 from sandbox.listings import apply_patches, check_patches, listing_json
 from sandbox.marketplace import SETTLEMENT_REPORT_TYPE, Fault, Marketplace
@@ -354,6 +355,7 @@ class SandboxApp:
         preview = query.get("mode", [""])[-1] == "VALIDATION_PREVIEW"
         if not issues and not preview:
             apply_patches(listing, body["patches"], market.now())
+            market.listing_changed(listing.sku)
         status = "INVALID" if issues else ("VALID" if preview else "ACCEPTED")
         return 200, {"sku": params["sku"], "status": status, "submissionId": market.new_id("submission"),
                      "issues": [i.listing_json() for i in issues]}
@@ -577,9 +579,25 @@ class SandboxApp:
                 with market.lock:
                     book = market.state.notifications
                     return {"published": list(book.published), "waiting": len(book.outbox)}
-            case ("GET", "payouts"):
+            case ("GET", "truth/listings"):
                 with market.lock:
-                    return {"payouts": list(market.state.payouts)}
+                    elapsed = market.clock.elapsed() if not query.get("at") else (parse_iso(query["at"]) - market.state.start).total_seconds()
+                    skus = set(query["skus"].split(",")) if query.get("skus") else None
+                    return {"at": iso(market.state.start + timedelta(seconds=elapsed)),
+                            "listings": truth.listings_at(market.state.offered, market.state.start, elapsed, skus)}
+            case ("GET", "truth/listings/series"):
+                with market.lock:
+                    return {"sku": query["sku"], "changes": truth.series(market.state.offered, market.state.start, query["sku"])}
+            case ("GET", "truth/orders"):
+                with market.lock:
+                    until = parse_iso(query["at"]) if query.get("at") else None
+                    return {"orders": [truth.order_truth(o) for o in sorted(market.state.orders.values(), key=lambda o: o.number)
+                                       if until is None or o.created <= until]}
+            case ("GET", "truth/payouts"):
+                with market.lock:
+                    until = query.get("at")
+                    paid = [p for p in market.state.payouts if until is None or p["paidAt"] <= iso(parse_iso(until))]
+                    return {"payouts": paid, "total": truth.paid_total(paid)}
             case ("GET", "violations"):
                 return {"violations": list(market.response_violations)}
             case ("GET", "realism"):

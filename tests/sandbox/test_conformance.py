@@ -10,14 +10,6 @@ import pytest
 from sandbox.conformance import operation, processing_report_validator
 
 
-@pytest.fixture
-def api(sandbox):
-    token = httpx.post(f"{sandbox.url}/auth/o2/token", data={"grant_type": "refresh_token", "client_id": "c", "client_secret": "s", "refresh_token": "r"}, trust_env=False).json()["access_token"]
-    # python-amazon-sp-api sends a mangled Host header ("27.0.0.1:…"): the sandbox must not care
-    with httpx.Client(base_url=sandbox.url, headers={"x-amz-access-token": token, "host": "27.0.0.1:8900"}, trust_env=False, timeout=30) as client:
-        yield client
-
-
 def check(op_key: str, response: httpx.Response) -> dict:
     body = response.json() if response.content else None
     assert operation(op_key).response_errors(response.status_code, body) == [], (op_key, response.status_code, body)

@@ -10,7 +10,7 @@ from sandbox.clock import parse_iso
 from sandbox.marketplace import Marketplace
 from sandbox.realism import SELLER
 from sandbox.settlement_report import order_lines
-from tests.sandbox.test_conformance import api, check  # noqa: F401 (api is a fixture)
+from tests.sandbox.test_conformance import check
 
 
 def seller_market(**shares) -> Marketplace:
@@ -79,4 +79,6 @@ def test_list_transactions_shows_deferred_then_released_shipments(sandbox, api):
     assert len(one["payload"]["transactions"]) == 1
     refused = check("listTransactions", api.get("/finances/2024-06-19/transactions", params={"postedBefore": "2020-01-01T00:00:00Z"}))
     assert refused["errors"][0]["code"] == "InvalidInput"
-    assert sandbox.admin("GET", "payouts")["payouts"]
+    truth = sandbox.admin("GET", "truth/payouts")
+    assert {p["orderId"] for p in truth["payouts"]} == set(placed) and {p["reason"] for p in truth["payouts"]} == {"DD7"}
+    assert Decimal(truth["total"]) > 0
