@@ -110,9 +110,11 @@ class Issue:
 
 
 def check_patches(
-    listing: Listing | None, sku: str, product_type: str | None, patches: list[dict], marketplace_id: str, currency: str
+    listing: Listing | None, sku: str, product_type: str | None, patches: list[dict], marketplace_id: str, currency: str,
+    currencies: dict[str, str] | None = None,
 ) -> list[Issue]:
-    """What Amazon would refuse in these patches for this listing (empty: they apply)."""
+    """What Amazon would refuse in these patches for this listing (empty: they apply). An offer may be
+    for any marketplace of `currencies` (marketplace id → currency; default: only `marketplace_id`)."""
     if len(sku) > MAX_SKU_LENGTH:
         return [sku_too_long(sku)]
     if listing is None:
@@ -148,7 +150,7 @@ def check_patches(
                 if quantity is not None and (not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0):
                     issues.append(Issue(NEGATIVE_QUANTITY, f"The quantity {quantity!r} is invalid: it must be a whole number of 0 or more.", attribute="fulfillment_availability"))
             elif name == "purchasable_offer":
-                issues += _offer_issues(value, marketplace_id, currency)
+                issues += _offer_issues(value, marketplace_id, currencies or {marketplace_id: currency})
     return issues
 
 
@@ -163,12 +165,14 @@ def sku_too_long(sku: str) -> Issue:
     return Issue(SKU_TOO_LONG, f"The SKU is {len(sku)} characters long; a seller SKU has at most {MAX_SKU_LENGTH}.")
 
 
-def _offer_issues(offer: dict, marketplace_id: str, currency: str) -> list[Issue]:
+def _offer_issues(offer: dict, marketplace_id: str, currencies: dict[str, str]) -> list[Issue]:
     issues = []
-    if offer.get("currency") not in (None, currency):
-        issues.append(Issue(WRONG_CURRENCY, f"The currency '{offer.get('currency')}' is not valid for marketplace {marketplace_id}; use '{currency}'.", attribute="purchasable_offer"))
-    if offer.get("marketplace_id") not in (None, marketplace_id):
-        issues.append(Issue(WRONG_CURRENCY, f"The offer is for marketplace '{offer.get('marketplace_id')}', not {marketplace_id}.", attribute="purchasable_offer"))
+    target = offer.get("marketplace_id") or marketplace_id
+    currency = currencies.get(target)
+    if currency is None:
+        issues.append(Issue(WRONG_CURRENCY, f"The offer is for marketplace '{target}', where this seller does not sell ({', '.join(currencies)}).", attribute="purchasable_offer"))
+    elif offer.get("currency") not in (None, currency):
+        issues.append(Issue(WRONG_CURRENCY, f"The currency '{offer.get('currency')}' is not valid for marketplace {target}; use '{currency}'.", attribute="purchasable_offer"))
     for price in offer.get("our_price") or []:
         for entry in price.get("schedule") or []:
             value = entry.get("value_with_tax")

@@ -23,7 +23,7 @@ from sandbox.feeds import FeedOutcome, ParsedFeed, apply_listings_feed, fatal_ou
 from sandbox.listings import FBA_CHANNELS, MAX_SKU_LENGTH, Listing
 from sandbox.offers import seeded_offers, seeded_price
 from sandbox.realism import SIMPLE, Realism
-from sandbox.marketplaces import marketplace
+from sandbox.marketplaces import MARKETPLACES, MarketplaceInfo, marketplace, region_of
 from sandbox.orders import Buyer, OrderLine, Package, SimOrder, cents, make_buyer, order_id_for, order_json, settle_shipment
 from sandbox import notifications, order_feeds, payouts, settlement_report, truth
 from sandbox.notifications import Notifications
@@ -203,6 +203,18 @@ class Marketplace:
     # --- identity and persistence ----------------------------------------------------------
 
     @property
+    def markets(self) -> list[MarketplaceInfo]:
+        """The marketplaces the account sells in, the primary first."""
+        return region_of(self.info) if self.state.realism.sell_in_region else [self.info]
+
+    def info_of(self, order: SimOrder) -> MarketplaceInfo:
+        return MARKETPLACES[order.marketplace_id] if order.marketplace_id else self.info
+
+    def currencies(self) -> dict[str, str]:
+        """marketplace id → currency of every marketplace the account sells in."""
+        return {m.marketplace_id: m.currency for m in self.markets}
+
+    @property
     def seller_id(self) -> str:
         return self.state.seller_id
 
@@ -298,7 +310,7 @@ class Marketplace:
         changed = [state.orders[i] for i in sorted(self._to_notify, key=lambda i: state.orders[i].number)]
         self._to_notify.clear()
         at = self.now() - timedelta(seconds=self.clock.elapsed() - elapsed)
-        notifications.publish(state.notifications, changed, state.seller_id, self.info.marketplace_id, at, elapsed,
+        notifications.publish(state.notifications, changed, state.seller_id, lambda o: self.info_of(o).marketplace_id, at, elapsed,
                               state.seed, realism.notification_duplicate_share, realism.notification_late_share)
 
     # --- listings --------------------------------------------------------------------------
@@ -332,15 +344,21 @@ class Marketplace:
                 if price is None and realism.seed_prices and "purchasable_offer" not in listing.attributes:
                     price = seeded_price(sku, state.seed)
                 if price is not None:
-                    listing.attributes.update(seeded_offers(sku, state.seed, self.info.marketplace_id, self.info.currency,
-                                                            Decimal(str(price)), realism, now))
+                    offers: dict[str, list] = {}
+                    for info in self.markets:  # each marketplace its own currency and price
+                        local = Decimal(str(price)) if info is self.info else cents(Decimal(str(price)) / self.info.per_usd * info.per_usd)
+                        for name, values in seeded_offers(sku, state.seed, info.marketplace_id, info.currency, local, realism, now).items():
+                            offers.setdefault(name, []).extend(values)
+                    listing.attributes.update(offers)
                 state.listings[listing.sku] = listing
                 self.listing_changed(sku)
             return len(entries)
 
     def listing_changed(self, sku: str) -> None:
         """Record what buyers now see of `sku` (the ground truth's series of changes)."""
-        self.state.offered.append(truth.offered(self.state.listings.get(sku), sku, self.info.marketplace_id, self.clock.elapsed()))
+        listing, elapsed = self.state.listings.get(sku), self.clock.elapsed()
+        for info in self.markets:
+            self.state.offered.append(truth.offered(listing, sku, info.marketplace_id, elapsed))
 
     def _channels(self, sku: str, asked: str | None) -> tuple[str, ...]:
         """How a SKU is fulfilled: as asked (MERCHANT, AMAZON, BOTH), else drawn by the realism shares."""
@@ -433,7 +451,7 @@ class Marketplace:
             return
         outcome = checked if isinstance(checked, FeedOutcome) else apply_listings_feed(
             checked, feed.feed_id, self.seller_id, self.info.marketplace_id, self.info.currency,
-            self.state.listings, self.new_listing, self.now())
+            self.state.listings, self.new_listing, self.now(), self.currencies())
         if isinstance(checked, ParsedFeed):
             for sku in dict.fromkeys(m["sku"] for m in checked.messages if isinstance(m, dict) and isinstance(m.get("sku"), str)):
                 self.listing_changed(sku)
@@ -482,6 +500,9 @@ class Marketplace:
         r = random.Random(f"{state.seed}:order:{number}")
         channel = fulfilled_by or ("AMAZON" if r.random() < 0.2 else "MERCHANT")
         orderable = priced if channel == "AMAZON" else in_stock
+        info, now = self._market_for(number), self.now()
+        if info is not self.info:
+            orderable = [l for l in orderable if l.buyer_price(info.marketplace_id, now)]
         if not orderable:
             return None
         state.order_numbers = number
@@ -501,16 +522,17 @@ class Marketplace:
                 if listing.fba_quantity() == 0:
                     priced.remove(listing)
             self.listing_changed(listing.sku)
-            price = listing.buyer_price(self.info.marketplace_id, now) or Decimal(0)
+            price = listing.buyer_price(info.marketplace_id, now) or Decimal(0)
             shipping = Decimal("4.99") if r.random() < 0.4 else Decimal(0)
             discount = cents(price * quantity * Decimal("0.10")) if r.random() < 0.15 else Decimal(0)
             lines.append(OrderLine(self.new_id("item"), listing.sku, listing.asin, listing.title, quantity, price, shipping,
-                                   cents(price * quantity * self.info.tax_rate), cents(shipping * self.info.tax_rate), discount))
+                                   cents(price * quantity * info.tax_rate), cents(shipping * info.tax_rate), discount))
         order = SimOrder(order_id_for(state.seed, number), number, now, now, channel, "PENDING",
                          self._choose_buyer(r, channel), lines, due=elapsed + r.uniform(*PENDING_SECONDS))
         roll = r.random()
         order.cancel_before_release, order.cancel_after_release = roll < 0.03, 0.03 <= roll < 0.045 and channel == "MERCHANT"
         realism = state.realism
+        order.marketplace_id = None if info is self.info else info.marketplace_id
         order.business = bool(realism.business_share) and r.random() < realism.business_share
         if channel == "MERCHANT" and not order.cancel_before_release and realism.buyer_cancel_request_share:
             # a buyer of an unshipped order asks; Amazon no longer cancels for them (the seller must act)
@@ -525,6 +547,14 @@ class Marketplace:
         heapq.heappush(state.due, (order.due, number, order.order_id))
         self.orders_changed(order)
         return order
+
+    def _market_for(self, number: int) -> MarketplaceInfo:
+        """Where order `number` is placed: mostly the primary marketplace, the rest spread over the others."""
+        markets = self.markets
+        if len(markets) == 1:
+            return markets[0]
+        r = random.Random(f"{self.state.seed}:market:{number}")
+        return markets[0] if r.random() < 0.75 else r.choice(markets[1:])
 
     def _choose_buyer(self, r: random.Random, channel: str) -> Buyer | None:
         state = self.state
@@ -582,6 +612,7 @@ class Marketplace:
             for line in order.lines:
                 line.shipped = line.quantity
             order.status, order.updated = "SHIPPED", self.now()
+            order.afn_shipped = self.now() - timedelta(seconds=self.clock.elapsed() - due)
         elif order.status == "UNSHIPPED" and order.cancel_after_release:
             self._cancel(order)
 
@@ -635,7 +666,7 @@ class Marketplace:
         cached = self._views.get(key)
         version = (order.updated, order.status, len(order.packages))
         if cached is None or cached[0] != version:
-            cached = self._views[key] = (version, order_json(order, self.info, included))
+            cached = self._views[key] = (version, order_json(order, self.info_of(order), included))
         return cached[1]
 
     def orders_changed(self, order: SimOrder) -> None:
@@ -699,45 +730,54 @@ class Marketplace:
     # --- settlements -----------------------------------------------------------------------
 
     def issue_settlement(self, compress: bool = True) -> Report:
-        """Close the settlement period now: shipped orders, refunds of earlier ones, fees and reserve."""
+        """Close the settlement period now, one report per marketplace of the account (the primary's is
+        returned): shipped orders, refunds of earlier ones, and the account's fees and reserve in the primary's."""
         with self.lock:
-            state, info, now = self.state, self.info, self.now()
-            state.settlements += 1
-            settlement_id = f"{(state.seed % 1000):03d}{state.settlements:08d}"
-            start = state.last_settlement_end or state.start or now
-            settlement = settlement_report.Settlement(settlement_id, start, now, now + timedelta(days=3), info.currency)
-            principal = Decimal(0)
-            deferred = state.realism.deferred_payouts
-            for order in sorted(state.orders.values(), key=lambda o: o.number):
-                if deferred and order.settled_in is None:
-                    principal += self._settle_shipments(order, settlement, now)
-                elif order.status == "SHIPPED" and order.settled_in is None:
-                    lines = settlement_report.order_lines(order, info, order.updated)
-                    settlement.lines += lines
-                    state.payouts.append({"orderId": order.order_id, "shipmentId": None, "settlementId": settlement_id,
-                                          "shippedAt": iso(order.updated), "releasedAt": iso(order.updated), "reason": None,
-                                          "paidAt": iso(now), "amount": str(sum((l.amount for l in lines), Decimal(0)))})
-                    principal += sum((l.unit_price * l.quantity for l in order.lines if not l.cancelled), Decimal(0))
-                    order.settled_in = settlement_id
-                elif order.settled_in and order.settled_in != settlement_id and order.refunded_in is None:
-                    r = random.Random(f"{state.seed}:refund:{order.number}")
-                    if order.refund_requested or r.random() < 0.04:
-                        kind = order.refund_requested or ("A-to-z Guarantee Refund" if r.random() < 0.2 else "Refund")
-                        settlement.lines += settlement_report.refund_lines(order, info, now, kind, f"amzn1.adj.{order.number}")
-                        order.refunded_in = settlement_id
+            now = self.now()
+            start = self.state.last_settlement_end or self.state.start or now
+            reports = [self._settle(info, start, now, compress) for info in self.markets]
+            self.state.last_settlement_end = now
+            return reports[0]
+
+    def _settle(self, info: MarketplaceInfo, start: datetime, now: datetime, compress: bool) -> Report:
+        state, primary = self.state, info is self.info
+        state.settlements += 1
+        settlement_id = f"{(state.seed % 1000):03d}{state.settlements:08d}"
+        settlement = settlement_report.Settlement(settlement_id, start, now, now + timedelta(days=3), info.currency)
+        principal = Decimal(0)
+        deferred = state.realism.deferred_payouts
+        for order in sorted(state.orders.values(), key=lambda o: o.number):
+            if self.info_of(order) is not info:
+                continue
+            if deferred and order.settled_in is None:
+                principal += self._settle_shipments(order, info, settlement, now)
+            elif order.status == "SHIPPED" and order.settled_in is None:
+                lines = settlement_report.order_lines(order, info, order.updated)
+                settlement.lines += lines
+                state.payouts.append({"orderId": order.order_id, "shipmentId": None, "settlementId": settlement_id,
+                                      "shippedAt": iso(order.updated), "releasedAt": iso(order.updated), "reason": None,
+                                      "paidAt": iso(now), "amount": str(sum((l.amount for l in lines), Decimal(0)))})
+                principal += sum((l.unit_price * l.quantity for l in order.lines if not l.cancelled), Decimal(0))
+                order.settled_in = settlement_id
+            elif order.settled_in and order.settled_in != settlement_id and order.refunded_in is None:
+                r = random.Random(f"{state.seed}:refund:{order.number}")
+                if order.refund_requested or r.random() < 0.04:
+                    kind = order.refund_requested or ("A-to-z Guarantee Refund" if r.random() < 0.2 else "Refund")
+                    settlement.lines += settlement_report.refund_lines(order, info, now, kind, f"amzn1.adj.{order.number}")
+                    order.refunded_in = settlement_id
+        if primary:
             fba = any(o.fulfilled_by == "AMAZON" for o in state.orders.values())
             extra, state.reserve = settlement_report.account_lines(principal, state.reserve, now, fba)
             settlement.lines += extra
-            text = settlement_report.render(settlement, info, state.seed).encode(info.charset, errors="replace")
-            document = Document(self.new_id("report-doc"), f"text/plain; charset={info.charset}",
-                                gzip.compress(text, mtime=0) if compress else text, compressed=compress)
-            state.documents[document.document_id] = document
-            report = Report(self.new_id("report"), SETTLEMENT_REPORT_TYPE, [info.marketplace_id], start, now, now, document.document_id)
-            state.reports[report.report_id] = report
-            state.last_settlement_end = now
-            return report
+        text = settlement_report.render(settlement, info, state.seed).encode(info.charset, errors="replace")
+        document = Document(self.new_id("report-doc"), f"text/plain; charset={info.charset}",
+                            gzip.compress(text, mtime=0) if compress else text, compressed=compress)
+        state.documents[document.document_id] = document
+        report = Report(self.new_id("report"), SETTLEMENT_REPORT_TYPE, [info.marketplace_id], start, now, now, document.document_id)
+        state.reports[report.report_id] = report
+        return report
 
-    def _settle_shipments(self, order: SimOrder, settlement: settlement_report.Settlement, now: datetime) -> Decimal:
+    def _settle_shipments(self, order: SimOrder, info: MarketplaceInfo, settlement: settlement_report.Settlement, now: datetime) -> Decimal:
         """Pay the order's shipments whose hold has ended; the order counts as settled once all of it is paid."""
         state, paid = self.state, Decimal(0)
         shipments = payouts.shipments_of(order, state.seed, True)
@@ -745,7 +785,7 @@ class Marketplace:
             if shipment.shipment_id in state.settled_shipments or shipment.maturity > now:
                 continue
             units = {item: (payouts.shipped_before(shipment, shipments, item), count) for item, count in shipment.items.items()}
-            lines = settlement_report.order_lines(order, self.info, shipment.maturity, units, shipment.shipment_id)
+            lines = settlement_report.order_lines(order, info, shipment.maturity, units, shipment.shipment_id)
             settlement.lines += lines
             paid += sum((l.amount for l in lines if (l.amount_type, l.description) == ("ItemPrice", "Principal")), Decimal(0))
             state.settled_shipments[shipment.shipment_id] = settlement.settlement_id
@@ -772,9 +812,10 @@ class Marketplace:
                 if group_id and settled != group_id:
                     continue
                 units = {item: (payouts.shipped_before(shipment, shipments, item), count) for item, count in shipment.items.items()}
+                info = self.info_of(order)
                 amounts = [(l.amount_type, l.description, l.amount) for l in
-                           settlement_report.order_lines(order, self.info, shipment.shipped, units, shipment.shipment_id)]
-                found.append(payouts.transaction_json(shipment, amounts, self.info, state.seller_id, now, settled))
+                           settlement_report.order_lines(order, info, shipment.shipped, units, shipment.shipment_id)]
+                found.append(payouts.transaction_json(shipment, amounts, info, state.seller_id, now, settled))
         return found
 
     # --- documents -------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from sandbox.clock import iso
 from sandbox.orders import SimOrder
@@ -111,8 +111,8 @@ def order_change_body(order: SimOrder, seller_id: str, marketplace_id: str, subs
     }
 
 
-def publish(book: Notifications, orders: list[SimOrder], seller_id: str, marketplace_id: str, now: datetime, elapsed: float,
-            seed: int, duplicate_share: float, late_share: float) -> None:
+def publish(book: Notifications, orders: list[SimOrder], seller_id: str, marketplace_of: Callable[[SimOrder], str], now: datetime,
+            elapsed: float, seed: int, duplicate_share: float, late_share: float) -> None:
     """Queue an ORDER_CHANGE for each of `orders` that changed since it was last notified. Each is
     delivered after a few simulated seconds; a `late_share` after many minutes (so later changes
     overtake it) and a `duplicate_share` twice, as Amazon does not promise order or exactly once."""
@@ -125,7 +125,7 @@ def publish(book: Notifications, orders: list[SimOrder], seller_id: str, marketp
         if before == now_signature:
             continue
         book.notified[order.order_id] = now_signature
-        change = change_of(order, before)
+        change, marketplace_id = change_of(order, before), marketplace_of(order)
         if not subscription.wants(marketplace_id, change[0]):
             continue
         book.sent += 1

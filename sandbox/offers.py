@@ -109,7 +109,7 @@ def seeded_offers(sku: str, seed: int, marketplace_id: str, currency: str, price
                   now: datetime) -> dict[str, list[dict[str, Any]]]:
     """The offer attributes a SKU already has on Amazon: our price, and by the realism shares a sale,
     min/max limits around the price, a B2B offer with quantity discounts, and a list price."""
-    r = random.Random(f"{seed}:offer:{sku}")
+    r = random.Random(f"{seed}:offer:{marketplace_id}:{sku}")
     value = lambda amount: [{"schedule": [{"value_with_tax": float(amount)}]}]
     offer: dict[str, Any] = {"marketplace_id": marketplace_id, "currency": currency, "audience": "ALL", "our_price": value(price)}
     if r.random() < realism.sale_share:

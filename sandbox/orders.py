@@ -111,6 +111,8 @@ class SimOrder:
     cancelled_by: str | None = None  # BUYER, MERCHANT or AMAZON
     cancel_reason: str | None = None
     business: bool = False  # an Amazon Business buyer on invoice terms
+    marketplace_id: str | None = None  # where the buyer ordered (None: the account's primary marketplace)
+    afn_shipped: datetime | None = None  # when Amazon shipped an FBA order
 
     @property
     def latest_ship(self) -> datetime:

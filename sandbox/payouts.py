@@ -40,7 +40,7 @@ def shipments_of(order: SimOrder, seed: int, deferred: bool) -> list[Shipment]:
     if order.fulfilled_by == "AMAZON":
         if order.status != "SHIPPED":
             return []
-        parts = [("AFN", {l.order_item_id: l.quantity for l in order.lines}, order.updated)]
+        parts = [("AFN", {l.order_item_id: l.quantity for l in order.lines}, order.afn_shipped or order.updated)]
     else:
         parts = [(p.package_reference_id, p.items, p.created) for p in order.packages.values()]
     found = []

@@ -30,6 +30,7 @@ class Realism:
     feed_queue_sigma: float = 0.0  # spread of the log-normal (0: uniform 20–60 s, as before)
     feed_peak_factor: float = 1.0  # waits are this many times longer in the evening peak (18–22 h)
     feeds_in_order: bool = True  # False: a feed that waits less may finish before an older one
+    sell_in_region: bool = False  # the account also sells in the other marketplaces of its region (US+CA+MX, DE+FR+IT+ES+NL+UK)
     deferred_payouts: bool = False  # pay per shipment, held to delivery + 7 days (Amazon Business: 30–45 days)
     business_share: float = 0.0  # orders by Amazon Business buyers on invoice terms
     notification_duplicate_share: float = 0.0  # ORDER_CHANGE messages delivered twice
@@ -63,6 +64,7 @@ SELLER = Realism(
     buyer_cancel_request_share=0.02, outside_share=0.05, split_share=0.30, ship_date_checks=True,
     feed_queue_median_seconds=15 * 60, feed_queue_sigma=0.8, feed_peak_factor=4.0, feeds_in_order=False,
     notification_duplicate_share=0.03, notification_late_share=0.05, deferred_payouts=True, business_share=0.05,
+    sell_in_region=True,
 )
 PROFILES = {"simple": SIMPLE, "seller": SELLER}
 

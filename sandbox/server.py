@@ -351,7 +351,8 @@ class SandboxApp:
     def patch_listings_item(self, params, query, body):
         market = self.market
         listing = market.state.listings.get(params["sku"]) if params["sellerId"] == market.seller_id else None
-        issues = check_patches(listing, params["sku"], body["productType"], body["patches"], market.info.marketplace_id, market.info.currency)
+        issues = check_patches(listing, params["sku"], body["productType"], body["patches"], market.info.marketplace_id, market.info.currency,
+                               market.currencies())
         preview = query.get("mode", [""])[-1] == "VALIDATION_PREVIEW"
         if not issues and not preview:
             apply_patches(listing, body["patches"], market.now())
@@ -390,7 +391,7 @@ class SandboxApp:
                 continue
             if filters["by"] and order.fulfilled_by not in filters["by"]:
                 continue
-            if filters["markets"] and market.info.marketplace_id not in filters["markets"]:
+            if filters["markets"] and market.info_of(order).marketplace_id not in filters["markets"]:
                 continue
             matching.append((key, order))
         page = matching[:size]
@@ -434,7 +435,7 @@ class SandboxApp:
             raise ApiError(404, "NotFound", f"Order {params['orderId']} was not found.")
         try:
             realism = market.state.realism
-            confirm_shipment(order, market.info, body, market.now(), realism.ship_date_checks, realism.ship_date_after_purchase)
+            confirm_shipment(order, market.info_of(order), body, market.now(), realism.ship_date_checks, realism.ship_date_after_purchase)
         except ConfirmationRefused as exc:
             market.state.confirmations.append({**record, "status": 400, "error": str(exc)})
             raise ApiError(400, "InvalidInput", str(exc)) from None

@@ -14,7 +14,7 @@ from tests.sandbox.test_conformance import check
 
 
 def seller_market(**shares) -> Marketplace:
-    m = Marketplace(seed=11, settlement_days=365, realism=SELLER.with_changes({"fba_share": 0, "both_share": 0, "buyer_cancel_request_share": 0,
+    m = Marketplace(seed=11, settlement_days=365, realism=SELLER.with_changes({"sell_in_region": False, "fba_share": 0, "both_share": 0, "buyer_cancel_request_share": 0,
                                                           "outside_share": 1.0, "split_share": 1.0, "business_share": 0, **shares}))
     m.add_listings([{"sku": f"P-{i}", "productType": "HOME", "quantity": 500, "price": "30.00"} for i in range(6)])
     return m
@@ -57,7 +57,7 @@ def test_amazon_business_invoiced_orders_are_paid_after_30_to_45_days():
 
 
 def test_list_transactions_shows_deferred_then_released_shipments(sandbox, api):
-    sandbox.admin("POST", "reset", {"profile": "seller", "settings": {"fba_share": 0, "both_share": 0, "outside_share": 1.0,
+    sandbox.admin("POST", "reset", {"profile": "seller", "settings": {"sell_in_region": False, "fba_share": 0, "both_share": 0, "outside_share": 1.0,
                                                                       "split_share": 0, "buyer_cancel_request_share": 0}})
     sandbox.admin("POST", "listings", {"listings": [{"sku": "T-1", "productType": "HOME", "quantity": 50, "price": "25.00"}]})
     placed = sandbox.admin("POST", "orders", {"count": 3, "fulfilledBy": "MERCHANT", "release": True})["orderIds"]

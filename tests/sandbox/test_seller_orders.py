@@ -15,7 +15,7 @@ US = "ATVPDKIKX0DER"
 
 
 def seller_market(**shares) -> Marketplace:
-    m = Marketplace(seed=8, realism=SELLER.with_changes({"fba_share": 0, "both_share": 0, **shares}))
+    m = Marketplace(seed=8, realism=SELLER.with_changes({"sell_in_region": False, "fba_share": 0, "both_share": 0, **shares}))
     m.add_listings([{"sku": f"SKU-{i}", "productType": "HOME", "quantity": 500, "price": "20.00"} for i in range(10)])
     return m
 

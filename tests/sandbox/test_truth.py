@@ -7,7 +7,7 @@ from sandbox.clock import iso, parse_iso
 
 
 def test_the_truth_tells_what_buyers_saw_and_what_amazon_accepted(sandbox, api):
-    sandbox.admin("POST", "reset", {"profile": "seller", "settings": {"sale_share": 1.0, "min_max_share": 0, "fba_share": 0, "both_share": 0,
+    sandbox.admin("POST", "reset", {"profile": "seller", "settings": {"sell_in_region": False, "sale_share": 1.0, "min_max_share": 0, "fba_share": 0, "both_share": 0,
                                                                       "buyer_cancel_request_share": 1.0, "outside_share": 0}})
     sandbox.admin("POST", "listings", {"listings": [{"sku": "TRUE-1", "productType": "HOME", "quantity": 10, "price": "40.00"}]})
     start = parse_iso(sandbox.admin("GET", "clock")["now"])
