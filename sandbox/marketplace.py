@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sandbox import notifications, payouts, truth
+from sandbox import notifications, truth
 from sandbox.clock import SimClock
 from sandbox.listings import MAX_SKU_LENGTH, Listing
 from sandbox.market_feeds import FeedsAndDocuments
