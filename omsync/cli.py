@@ -205,13 +205,14 @@ def sandbox(
     settlement_days: float = typer.Option(14.0, "--settlement-days", min=0.01, help="Length of a settlement period."),
     validate_responses: bool = typer.Option(False, "--validate-responses", help="Check every answer against Amazon's models."),
     usage_plans: bool = typer.Option(True, "--usage-plans/--no-usage-plans", help="Throttle like Amazon (off: benchmark our side only)."),
+    sqs_endpoint: Optional[str] = typer.Option(None, "--sqs-endpoint", help="SQS for notifications (default: a local moto server)."),
 ) -> None:
     """Run the local Amazon SP-API sandbox (LWA, Feeds, Listings, Orders, Reports) on 127.0.0.1."""
     from sandbox import run
 
     settings = _settings()
     run.main(port, seed, time_scale, state, settings.marketplace_id, settings.seller_id, order_rate,
-             settlement_days, validate_responses, usage_plans)
+             settlement_days, validate_responses, usage_plans, sqs_endpoint)
 
 
 def main() -> None:

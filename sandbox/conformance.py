@@ -22,7 +22,9 @@ from jsonschema.exceptions import ValidationError
 
 MODEL_FILES = (
     "feeds_2021-06-30.json",
+    "finances_2024-06-19.json",
     "listingsItems_2021-08-01.json",
+    "notifications.json",
     "ordersV0.json",
     "orders_2026-01-01.json",
     "reports_2021-06-30.json",
@@ -142,8 +144,8 @@ def operations() -> dict[str, Operation]:
             shared = methods.get("parameters", [])
             pattern = re.compile("^" + re.sub(r"\{[^}]+\}", "([^/]+)", template) + "$")
             for method, spec in methods.items():
-                if method == "parameters":
-                    continue
+                if method == "parameters" or not isinstance(spec, dict) or "operationId" not in spec:
+                    continue  # shared parameters and x-amzn extensions
                 spec = {**spec, "parameters": shared + spec.get("parameters", [])}
                 op_id = spec["operationId"]
                 key = f"{op_id}@{version}" if op_id in ("getOrder", "getOrders") else op_id
@@ -182,6 +184,12 @@ def feed_message_errors(message: Any) -> list[str]:
         return []
     except fastjsonschema.JsonSchemaException:
         return messages_of(feed_message_validator().iter_errors(message)) or ["the message does not match the schema"]
+
+
+@cache
+def order_change_validator() -> Draft7Validator:
+    """Amazon's schema of an ORDER_CHANGE notification (the SQS message body)."""
+    return Draft7Validator(_load("schemas/OrderChangeNotification.json"), format_checker=FORMATS)
 
 
 @cache

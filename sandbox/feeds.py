@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from sandbox.conformance import feed_envelope_validator, feed_message_errors, messages_of
-from sandbox.listings import INVALID_MESSAGE, Issue, Listing, apply_patches, check_patches
+from sandbox.listings import INVALID_MESSAGE, MAX_SKU_LENGTH, Issue, Listing, apply_patches, check_patches, sku_too_long
 
 MAX_MESSAGES = 25_000
 
@@ -17,7 +17,7 @@ MAX_MESSAGES = 25_000
 @dataclass(frozen=True)
 class FeedOutcome:
     status: str  # DONE or FATAL
-    report: dict[str, Any]
+    report: dict[str, Any] | bytes  # JSON for listings feeds, XML for order feeds
 
 
 @dataclass(frozen=True)
@@ -64,13 +64,14 @@ def apply_listings_feed(
     listings: dict[str, Listing],
     new_listing: Callable[[str, str, dict], Listing],
     now: datetime,
+    currencies: dict[str, str] | None = None,
 ) -> FeedOutcome:
     """Apply the good messages to `listings` in place; every bad one becomes issues in the report."""
     issues: list[dict[str, Any]] = []
     accepted = invalid = 0
     for index, message in enumerate(parsed.messages):
         problem = parsed.schema_issues.get(index)
-        problems = [problem] if problem else _message_problems(message, listings, marketplace_id, currency)
+        problems = [problem] if problem else _message_problems(message, listings, marketplace_id, currency, currencies)
         if problems:
             invalid += 1
             message_id = message.get("messageId") if isinstance(message, dict) else None
@@ -97,14 +98,17 @@ def apply_listings_feed(
     return FeedOutcome("DONE", report)
 
 
-def _message_problems(message: dict, listings: dict[str, Listing], marketplace_id: str, currency: str) -> list[Issue]:
+def _message_problems(message: dict, listings: dict[str, Listing], marketplace_id: str, currency: str,
+                      currencies: dict[str, str] | None) -> list[Issue]:
     operation = message["operationType"]
     listing = listings.get(message["sku"])
     if operation == "PATCH":
-        return check_patches(listing, message["sku"], message.get("productType"), message["patches"], marketplace_id, currency)
+        return check_patches(listing, message["sku"], message.get("productType"), message["patches"], marketplace_id, currency, currencies)
     if operation == "PARTIAL_UPDATE":
         patches = [{"op": "replace", "path": f"/attributes/{k}", "value": v} for k, v in message["attributes"].items()]
-        return check_patches(listing, message["sku"], message.get("productType"), patches, marketplace_id, currency)
+        return check_patches(listing, message["sku"], message.get("productType"), patches, marketplace_id, currency, currencies)
+    if len(message["sku"]) > MAX_SKU_LENGTH:
+        return [sku_too_long(message["sku"])]
     if operation == "DELETE":
         return [] if listing else check_patches(None, message["sku"], None, [], marketplace_id, currency)
     return []  # UPDATE creates or replaces the listing

@@ -8,6 +8,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sandbox.offers import buyer_price, delete_entries, outside_limits, replace_entries
+
 # Sandbox issue codes, numeric like Amazon's; the messages say what a seller must fix.
 UNKNOWN_SKU = "8541"
 INVALID_MESSAGE = "4000001"
@@ -16,6 +18,13 @@ WRONG_CURRENCY = "99014"
 BAD_PRICE = "99015"
 PRODUCT_TYPE_MISMATCH = "90244"
 NOT_TOP_LEVEL = "99020"
+SKU_TOO_LONG = "99021"
+NO_CHANNEL = "99022"
+FBA_QUANTITY = "99023"
+MERGE_NOT_SUPPORTED = "99024"
+PRICE_OUTSIDE_LIMITS = "99025"
+FBA_CHANNELS = ("AMAZON_NA", "AMAZON_EU", "AMAZON_JP", "AMAZON_FE", "AMAZON_IN")
+MAX_SKU_LENGTH = 40  # Seller Central refuses longer seller SKUs
 GENERIC_PRODUCT_TYPE = "PRODUCT"
 
 
@@ -35,6 +44,12 @@ class Listing:
                 return entry.get("quantity")
         return None
 
+    def fba_quantity(self) -> int | None:
+        """Units in Amazon's fulfillment centres (None: the SKU is not Amazon-fulfilled)."""
+        found = [e.get("quantity", 0) for e in self.attributes.get("fulfillment_availability", [])
+                 if e.get("fulfillment_channel_code") in FBA_CHANNELS]
+        return sum(found) if found else None
+
     def price(self) -> Decimal | None:
         for offer in self.attributes.get("purchasable_offer", []):
             if offer.get("audience", "ALL") == "ALL":
@@ -42,6 +57,27 @@ class Listing:
                     for entry in price.get("schedule", []):
                         return Decimal(str(entry["value_with_tax"]))
         return None
+
+    def buyer_price(self, marketplace_id: str, now: datetime) -> Decimal | None:
+        """What a buyer pays now (sale price while it runs; None while the offer is suppressed)."""
+        return buyer_price(self.attributes.get("purchasable_offer", []), marketplace_id, now)
+
+    def issues(self) -> list[Issue]:
+        """Issues Amazon raises on the listing after accepting it: an offer priced outside its limits is suppressed."""
+        found = []
+        for offer in self.attributes.get("purchasable_offer", []):
+            reason = outside_limits(offer)
+            if reason:
+                found.append(Issue(PRICE_OUTSIDE_LIMITS, reason + " The offer is suppressed until the price is within the limits.",
+                                   attribute="purchasable_offer", categories=("INVALID_PRICE",), suppressed=True))
+        return found
+
+    def take_fba(self, quantity: int) -> None:
+        """A buyer's order takes units from Amazon's fulfillment centres."""
+        for entry in self.attributes.get("fulfillment_availability", []):
+            if entry.get("fulfillment_channel_code") in FBA_CHANNELS:
+                taken = min(quantity, entry.get("quantity", 0))
+                entry["quantity"], quantity = entry.get("quantity", 0) - taken, quantity - taken
 
     def set_quantity(self, quantity: int) -> None:
         """Amazon decrements the merchant-fulfilled quantity when a buyer orders."""
@@ -56,18 +92,31 @@ class Issue:
     message: str
     severity: str = "ERROR"
     attribute: str | None = None
+    categories: tuple[str, ...] = ("INVALID_ATTRIBUTE",)
+    suppressed: bool = False  # Amazon took the offer down (enforcement LISTING_SUPPRESSED)
 
     def as_json(self) -> dict[str, Any]:
-        shown = {"code": self.code, "message": self.message, "severity": self.severity}
+        shown: dict[str, Any] = {"code": self.code, "message": self.message, "severity": self.severity}
         if self.attribute:
             shown["attributeNames"] = [self.attribute]
         return shown
 
+    def listing_json(self) -> dict[str, Any]:
+        """As getListingsItem and patchListingsItem show it."""
+        shown = self.as_json() | {"categories": list(self.categories)}
+        if self.suppressed:
+            shown["enforcements"] = {"actions": [{"action": "LISTING_SUPPRESSED"}], "exemption": {"status": "NOT_EXEMPT"}}
+        return shown
+
 
 def check_patches(
-    listing: Listing | None, sku: str, product_type: str | None, patches: list[dict], marketplace_id: str, currency: str
+    listing: Listing | None, sku: str, product_type: str | None, patches: list[dict], marketplace_id: str, currency: str,
+    currencies: dict[str, str] | None = None,
 ) -> list[Issue]:
-    """What Amazon would refuse in these patches for this listing (empty: they apply)."""
+    """What Amazon would refuse in these patches for this listing (empty: they apply). An offer may be
+    for any marketplace of `currencies` (marketplace id → currency; default: only `marketplace_id`)."""
+    if len(sku) > MAX_SKU_LENGTH:
+        return [sku_too_long(sku)]
     if listing is None:
         return [Issue(UNKNOWN_SKU, f"SKU '{sku}' does not match any listing of this seller in the marketplace.")]
     issues: list[Issue] = []
@@ -82,22 +131,48 @@ def check_patches(
             issues.append(Issue(NOT_TOP_LEVEL, f"Only top-level listings item attributes can be patched, not '{path}'."))
             continue
         name = parts[1]
+        if patch.get("op") == "merge" and not _mergeable(name, patch.get("value") or []):
+            issues.append(Issue(MERGE_NOT_SUPPORTED, f"The merge operation is not supported for '{name}': only fulfillment_availability "
+                                "quantities and deleting a B2B quantity_discount_plan can be merged.", attribute=name))
+            continue
         for value in patch.get("value") or []:
             if name == "fulfillment_availability":
+                channel = value.get("fulfillment_channel_code")
+                if not channel:
+                    issues.append(Issue(NO_CHANNEL, "The field 'fulfillment_channel_code' for the attribute 'fulfillment_availability' does not "
+                                        "have enough values. The required minimum is '1' value(s).", attribute="fulfillment_availability"))
+                    continue
+                if channel in FBA_CHANNELS and value.get("quantity") is not None:
+                    issues.append(Issue(FBA_QUANTITY, f"The quantity of an Amazon-fulfilled offer ({channel}) is what Amazon holds in its "
+                                        "fulfillment centres; it cannot be set.", attribute="fulfillment_availability"))
+                    continue
                 quantity = value.get("quantity")
                 if quantity is not None and (not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0):
                     issues.append(Issue(NEGATIVE_QUANTITY, f"The quantity {quantity!r} is invalid: it must be a whole number of 0 or more.", attribute="fulfillment_availability"))
             elif name == "purchasable_offer":
-                issues += _offer_issues(value, marketplace_id, currency)
+                issues += _offer_issues(value, marketplace_id, currencies or {marketplace_id: currency})
     return issues
 
 
-def _offer_issues(offer: dict, marketplace_id: str, currency: str) -> list[Issue]:
+def _mergeable(name: str, values: list[dict]) -> bool:
+    """Amazon's merge works for fulfillment_availability and for a B2B offer's quantity_discount_plan only."""
+    if name == "fulfillment_availability":
+        return True
+    return name == "purchasable_offer" and all(v.get("audience") == "B2B" and set(v) <= {"marketplace_id", "currency", "audience", "quantity_discount_plan"} for v in values)
+
+
+def sku_too_long(sku: str) -> Issue:
+    return Issue(SKU_TOO_LONG, f"The SKU is {len(sku)} characters long; a seller SKU has at most {MAX_SKU_LENGTH}.")
+
+
+def _offer_issues(offer: dict, marketplace_id: str, currencies: dict[str, str]) -> list[Issue]:
     issues = []
-    if offer.get("currency") not in (None, currency):
-        issues.append(Issue(WRONG_CURRENCY, f"The currency '{offer.get('currency')}' is not valid for marketplace {marketplace_id}; use '{currency}'.", attribute="purchasable_offer"))
-    if offer.get("marketplace_id") not in (None, marketplace_id):
-        issues.append(Issue(WRONG_CURRENCY, f"The offer is for marketplace '{offer.get('marketplace_id')}', not {marketplace_id}.", attribute="purchasable_offer"))
+    target = offer.get("marketplace_id") or marketplace_id
+    currency = currencies.get(target)
+    if currency is None:
+        issues.append(Issue(WRONG_CURRENCY, f"The offer is for marketplace '{target}', where this seller does not sell ({', '.join(currencies)}).", attribute="purchasable_offer"))
+    elif offer.get("currency") not in (None, currency):
+        issues.append(Issue(WRONG_CURRENCY, f"The currency '{offer.get('currency')}' is not valid for marketplace {target}; use '{currency}'.", attribute="purchasable_offer"))
     for price in offer.get("our_price") or []:
         for entry in price.get("schedule") or []:
             value = entry.get("value_with_tax")
@@ -122,9 +197,13 @@ def apply_patches(listing: Listing, patches: list[dict], now: datetime) -> None:
         name = patch["path"].strip("/").split("/")[1]
         op, value = patch["op"], patch.get("value") or []
         if op == "delete":
-            listing.attributes.pop(name, None)
+            kept = delete_entries(name, listing.attributes.get(name, []), value)
+            if kept:
+                listing.attributes[name] = kept
+            else:
+                listing.attributes.pop(name, None)
         elif op in ("add", "replace"):
-            listing.attributes[name] = [dict(v) for v in value]
+            listing.attributes[name] = replace_entries(name, listing.attributes.get(name, []), value)
         elif op == "merge":
             listing.attributes[name] = _merge(listing.attributes.get(name, []), value)
     listing.updated = now
@@ -145,8 +224,11 @@ def _merge(current: list[dict], incoming: list[dict]) -> list[dict]:
     return merged
 
 
-def listing_json(listing: Listing, marketplace_id: str, included: set[str], issues: list[Issue]) -> dict[str, Any]:
+def listing_json(listing: Listing, marketplace_id: str, included: set[str], now: datetime) -> dict[str, Any]:
     """The getListingsItem answer for the requested includedData."""
+    issues = listing.issues()
+    stock = (listing.quantity() or 0) + (listing.fba_quantity() or 0)
+    buyable = stock > 0 and listing.buyer_price(marketplace_id, now) is not None
     shown: dict[str, Any] = {"sku": listing.sku}
     if "summaries" in included:
         shown["summaries"] = [
@@ -155,7 +237,7 @@ def listing_json(listing: Listing, marketplace_id: str, included: set[str], issu
                 "asin": listing.asin,
                 "productType": listing.product_type,
                 "conditionType": "new_new",
-                "status": ["BUYABLE"] if (listing.quantity() or 0) > 0 and listing.price() else ["DISCOVERABLE"],
+                "status": ["BUYABLE"] if buyable else ["DISCOVERABLE"],
                 "itemName": listing.title,
                 "createdDate": listing.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "lastUpdatedDate": listing.updated.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -164,7 +246,7 @@ def listing_json(listing: Listing, marketplace_id: str, included: set[str], issu
     if "attributes" in included:
         shown["attributes"] = listing.attributes
     if "issues" in included:
-        shown["issues"] = [i.as_json() | {"categories": ["INVALID_ATTRIBUTE"]} for i in issues]
+        shown["issues"] = [i.listing_json() for i in issues]
     if "fulfillmentAvailability" in included:
         shown["fulfillmentAvailability"] = [
             {"fulfillmentChannelCode": e["fulfillment_channel_code"], "quantity": e.get("quantity", 0)}

@@ -1,11 +1,10 @@
 """The sandbox marketplace: one seller's listings, buyers and orders, feeds, documents and
-settlement reports, moved forward by a simulated clock. Thread-safe: every change holds `lock`."""
+settlement reports, moved forward by a simulated clock. Thread-safe: every change holds `lock`.
+The parts live in market_feeds, market_orders and market_settlements; this module holds the state,
+the clock, persistence, listings and notifications."""
 
 from __future__ import annotations
 
-import bisect
-import gzip
-import json
 import heapq
 import pickle
 import random
@@ -16,83 +15,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from sandbox.clock import SimClock, iso
-from sandbox.feeds import FeedOutcome, ParsedFeed, apply_listings_feed, fatal_outcome, parse_listings_feed
-from sandbox.listings import Listing
-from sandbox.marketplaces import marketplace
-from sandbox.orders import Buyer, OrderLine, SimOrder, cents, make_buyer, order_id_for, order_json
-from sandbox import settlement_report
-
-BASKET_SIZES = [1, 1, 1, 2, 2, 3]  # lines per order, drawn at random
-FEED_QUEUE_SECONDS = (20.0, 60.0)  # simulated time a feed waits IN_QUEUE
-PENDING_SECONDS = (300.0, 1800.0)  # until payment is authorised
-AFN_SHIP_SECONDS = (7200.0, 43200.0)
-DOCUMENT_URL_SECONDS = 300.0  # presigned URLs expire after five minutes of the client's (real) time
-SETTLEMENT_REPORT_TYPE = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
-
-
-@dataclass
-class Document:
-    document_id: str
-    content_type: str
-    content: bytes | None = None
-    compressed: bool = False
-
-
-@dataclass
-class Feed:
-    feed_id: str
-    feed_type: str
-    marketplace_ids: list[str]
-    created: datetime
-    document_id: str
-    status: str = "IN_QUEUE"
-    start_at: float = 0.0
-    done_at: float = 0.0
-    started: datetime | None = None
-    ended: datetime | None = None
-    result_document_id: str | None = None
-    fatal: bool = False
-    processing: bool = False
-
-    def as_json(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {"feedId": self.feed_id, "feedType": self.feed_type, "marketplaceIds": self.marketplace_ids,
-                                 "createdTime": iso(self.created), "processingStatus": self.status}
-        if self.started:
-            shown["processingStartTime"] = iso(self.started)
-        if self.ended:
-            shown["processingEndTime"] = iso(self.ended)
-        if self.result_document_id:
-            shown["resultFeedDocumentId"] = self.result_document_id
-        return shown
-
-
-@dataclass
-class Report:
-    report_id: str
-    report_type: str
-    marketplace_ids: list[str]
-    data_start: datetime
-    data_end: datetime
-    created: datetime
-    document_id: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {"reportId": self.report_id, "reportType": self.report_type, "marketplaceIds": self.marketplace_ids,
-                "dataStartTime": iso(self.data_start), "dataEndTime": iso(self.data_end), "createdTime": iso(self.created),
-                "processingStatus": "DONE", "processingStartTime": iso(self.created), "processingEndTime": iso(self.created),
-                "reportDocumentId": self.document_id}
-
-
-@dataclass
-class Fault:
-    throttle: float = 0.0
-    error500: float = 0.0
-    error503: float = 0.0
-    drop: float = 0.0
-    latency_ms: float = 0.0
+from sandbox import notifications, truth
+from sandbox.clock import SimClock
+from sandbox.listings import MAX_SKU_LENGTH, Listing
+from sandbox.market_feeds import FeedsAndDocuments
+from sandbox.market_orders import OrderIndex, Orders
+from sandbox.market_settlements import Settlements
+from sandbox.marketplaces import MARKETPLACES, MarketplaceInfo, marketplace, region_of
+from sandbox.notifications import Notifications
+from sandbox.offers import seeded_offers, seeded_price
+from sandbox.orders import Buyer, SimOrder, cents
+from sandbox.realism import SIMPLE, Realism
+from sandbox.records import Document, Feed, Fault, Report
+from sandbox.sqs import Sqs
 
 
 @dataclass
@@ -125,31 +62,25 @@ class State:
     tokens: set[str] = field(default_factory=set)
     confirmations: list[dict[str, Any]] = field(default_factory=list)
     fatal_feeds: int = 0
+    realism: Realism = SIMPLE
+    notifications: Notifications = field(default_factory=Notifications)
+    grantless_tokens: set[str] = field(default_factory=set)  # LWA client_credentials tokens (notifications scope)
+    settled_shipments: dict[str, str] = field(default_factory=dict)  # shipment id → settlement id (per-shipment payouts)
+    payouts: list[dict[str, Any]] = field(default_factory=list)  # ground truth: what was paid when
+    offered: list[truth.Offered] = field(default_factory=list)  # ground truth: what buyers saw, change by change
+
+    def __setstate__(self, saved: dict[str, Any]) -> None:
+        """A state saved by an older sandbox lacks the newer fields: they take their defaults."""
+        fresh = State(saved["seed"], saved["marketplace_id"], saved["seller_id"], saved["settlement_days"], saved["order_rate"])
+        self.__dict__.update({**fresh.__dict__, **saved})
 
 
-class OrderIndex:
-    """(ISO time, order id) of orders sorted by one of their timestamps."""
-
-    def __init__(self, field_name: str, orders: Iterable[SimOrder]) -> None:
-        self.field_name = field_name
-        self.key_of = {o.order_id: (iso(getattr(o, field_name)), o.order_id) for o in orders}
-        self.keys = sorted(self.key_of.values())
-
-    def refile(self, order: SimOrder) -> None:
-        key = (iso(getattr(order, self.field_name)), order.order_id)
-        old = self.key_of.get(order.order_id)
-        if old == key:
-            return
-        if old is not None:
-            del self.keys[bisect.bisect_left(self.keys, old)]
-        bisect.insort(self.keys, key)
-        self.key_of[order.order_id] = key
-
-
-class Marketplace:
+class Marketplace(FeedsAndDocuments, Orders, Settlements):
     def __init__(self, seed: int = 0, time_scale: float = 1.0, marketplace_id: str = "ATVPDKIKX0DER",
-                 seller_id: str = "A1OMSYNCDEMO", order_rate: float = 0.0, settlement_days: float = 14.0,
-                 state_file: Path | None = None) -> None:
+                 seller_id: str = "A1OMSYNCDEMO", order_rate: float | None = None, settlement_days: float | None = None,
+                 state_file: Path | None = None, realism: Realism | None = None) -> None:
+        """`order_rate`, `settlement_days` and `realism` given now win over a saved --state (None keeps
+        it, or the default: no orders of their own, 14 days, the SIMPLE marketplace)."""
         self.lock = threading.RLock()
         self.base_url = "http://127.0.0.1:8900"
         self.state_file = state_file
@@ -159,20 +90,43 @@ class Marketplace:
         self.response_violations: list[str] = []
         self._index: dict[str, OrderIndex] = {}
         self._changed_orders: set[str] = set()
+        self._to_notify: set[str] = set()
         self._views: dict[tuple, tuple] = {}
+        self.sqs: Sqs | None = None  # where ORDER_CHANGE notifications go (set by the server; None: they wait)
         loaded = self._load(state_file)
         if loaded:
             self.state = loaded
             self.clock = SimClock(time_scale, start=loaded.start)
             self.clock.advance(loaded.elapsed)
+            if order_rate is not None and order_rate != loaded.order_rate:
+                self.state.order_rate = order_rate
+                self.state.auto_orders = int(loaded.elapsed * order_rate / 3600)  # the new rate counts from now
+            if settlement_days is not None and settlement_days != loaded.settlement_days:
+                self.state.settlement_days = settlement_days
+                self.state.next_settlement_at = loaded.elapsed + settlement_days * 86400
         else:
             self.clock = SimClock(time_scale)
-            self.state = State(seed, marketplace_id, seller_id, settlement_days, order_rate, start=self.clock.now())
+            settlement_days = 14.0 if settlement_days is None else settlement_days
+            self.state = State(seed, marketplace_id, seller_id, settlement_days, order_rate or 0.0, start=self.clock.now())
             self.state.next_settlement_at = settlement_days * 86400
+        if realism is not None:
+            self.state.realism = realism
         self.info = marketplace(self.state.marketplace_id)
         self.fault_random = random.Random(f"{self.state.seed}:faults")
 
     # --- identity and persistence ----------------------------------------------------------
+
+    @property
+    def markets(self) -> list[MarketplaceInfo]:
+        """The marketplaces the account sells in, the primary first."""
+        return region_of(self.info) if self.state.realism.sell_in_region else [self.info]
+
+    def info_of(self, order: SimOrder) -> MarketplaceInfo:
+        return MARKETPLACES[order.marketplace_id] if order.marketplace_id else self.info
+
+    def currencies(self) -> dict[str, str]:
+        """marketplace id → currency of every marketplace the account sells in."""
+        return {m.marketplace_id: m.currency for m in self.markets}
 
     @property
     def seller_id(self) -> str:
@@ -208,8 +162,9 @@ class Marketplace:
                 pickle.dump(self.state, handle, protocol=pickle.HIGHEST_PROTOCOL)
             partial.replace(self.state_file)
 
-    def reset(self, seed: int | None = None, time_scale: float | None = None, order_rate: float | None = None) -> None:
-        """A fresh marketplace; LWA tokens stay valid (clients cache them for an hour)."""
+    def reset(self, seed: int | None = None, time_scale: float | None = None, order_rate: float | None = None,
+              realism: Realism = SIMPLE) -> None:
+        """A fresh marketplace (SIMPLE unless told otherwise); LWA tokens stay valid (clients cache them for an hour)."""
         with self.lock:
             tokens = self.state.tokens
             old = self.state
@@ -217,7 +172,8 @@ class Marketplace:
             self.state = State(old.seed if seed is None else seed, old.marketplace_id, old.seller_id, old.settlement_days,
                                old.order_rate if order_rate is None else order_rate, start=self.clock.now())
             self.state.next_settlement_at = self.state.settlement_days * 86400
-            self.state.tokens = tokens
+            self.state.tokens, self.state.realism, self.state.grantless_tokens = tokens, realism, old.grantless_tokens
+            self._to_notify.clear()
             self.calls.clear()
             self.throttled.clear()
             self.faults.clear()
@@ -252,6 +208,24 @@ class Marketplace:
             while elapsed >= self.state.next_settlement_at:
                 self.issue_settlement()
                 self.state.next_settlement_at += self.state.settlement_days * 86400
+            self._publish_notifications(elapsed)
+            due = notifications.due_messages(self.state.notifications, elapsed) if self.sqs else []
+        if due:
+            failed = self.sqs.send(due)
+            with self.lock:
+                for _, seq, arn, body in failed:
+                    heapq.heappush(self.state.notifications.outbox, (elapsed + 60, seq, arn, body))
+
+    def _publish_notifications(self, elapsed: float) -> None:
+        """ORDER_CHANGE for the orders changed since the last call, as of simulated second `elapsed`."""
+        if not self._to_notify:
+            return
+        state, realism = self.state, self.state.realism
+        changed = [state.orders[i] for i in sorted(self._to_notify, key=lambda i: state.orders[i].number)]
+        self._to_notify.clear()
+        at = self.now() - timedelta(seconds=self.clock.elapsed() - elapsed)
+        notifications.publish(state.notifications, changed, state.seller_id, lambda o: self.info_of(o).marketplace_id, at, elapsed,
+                              state.seed, realism.notification_duplicate_share, realism.notification_late_share)
 
     # --- listings --------------------------------------------------------------------------
 
@@ -265,286 +239,45 @@ class Marketplace:
     def add_listings(self, entries: list[dict[str, Any]]) -> int:
         """Admin: listings that already exist on Amazon (the seller's catalog), optionally with stock and price."""
         with self.lock:
+            too_long = [e["sku"] for e in entries if len(e["sku"]) > MAX_SKU_LENGTH]
+            if too_long:
+                raise ValueError(f"Amazon holds no SKU over {MAX_SKU_LENGTH} characters: {too_long[0]!r}")
+            state, realism, now = self.state, self.state.realism, self.now()
             for entry in entries:
-                listing = self.state.listings.get(entry["sku"]) or self.new_listing(entry["sku"], entry.get("productType", "PRODUCT"), title=entry.get("title"))
-                if entry.get("quantity") is not None:
-                    listing.attributes["fulfillment_availability"] = [{"fulfillment_channel_code": "DEFAULT", "quantity": int(entry["quantity"])}]
-                if entry.get("price") is not None:
-                    listing.attributes["purchasable_offer"] = [{
-                        "marketplace_id": self.info.marketplace_id, "currency": self.info.currency, "audience": "ALL",
-                        "our_price": [{"schedule": [{"value_with_tax": float(entry["price"])}]}],
-                    }]
-                self.state.listings[listing.sku] = listing
+                sku = entry["sku"]
+                listing = state.listings.get(sku) or self.new_listing(sku, entry.get("productType", "PRODUCT"), title=entry.get("title"))
+                channels = self._channels(sku, entry.get("fulfillment"))
+                quantity = None if entry.get("quantity") is None else int(entry["quantity"])
+                if channels != ("DEFAULT",) or quantity is not None:
+                    fba_stock = random.Random(f"{state.seed}:fba-stock:{sku}").randint(0, 120)
+                    only_fba = "DEFAULT" not in channels and quantity is not None
+                    listing.attributes["fulfillment_availability"] = [
+                        {"fulfillment_channel_code": c, "quantity": (quantity or 0) if c == "DEFAULT" else quantity if only_fba else fba_stock}
+                        for c in channels]
+                price = entry.get("price")
+                if price is None and realism.seed_prices and "purchasable_offer" not in listing.attributes:
+                    price = seeded_price(sku, state.seed)
+                if price is not None:
+                    offers: dict[str, list] = {}
+                    for info in self.markets:  # each marketplace its own currency and price
+                        local = Decimal(str(price)) if info is self.info else cents(Decimal(str(price)) / self.info.per_usd * info.per_usd)
+                        for name, values in seeded_offers(sku, state.seed, info.marketplace_id, info.currency, local, realism, now).items():
+                            offers.setdefault(name, []).extend(values)
+                    listing.attributes.update(offers)
+                state.listings[listing.sku] = listing
+                self.listing_changed(sku)
             return len(entries)
 
-    # --- feeds -----------------------------------------------------------------------------
+    def listing_changed(self, sku: str) -> None:
+        """Record what buyers now see of `sku` (the ground truth's series of changes)."""
+        listing, elapsed = self.state.listings.get(sku), self.clock.elapsed()
+        for info in self.markets:
+            self.state.offered.append(truth.offered(listing, sku, info.marketplace_id, elapsed))
 
-    def create_feed(self, feed_type: str, document_id: str, marketplace_ids: list[str]) -> Feed:
-        with self.lock:
-            elapsed, r = self.clock.elapsed(), random.Random(f"{self.state.seed}:feed:{self.state.ids}")
-            feed = Feed(self.new_id("feed"), feed_type, marketplace_ids, self.now(), document_id)
-            feed.start_at = elapsed + r.uniform(*FEED_QUEUE_SECONDS)
-            if self.state.fatal_feeds > 0:
-                self.state.fatal_feeds -= 1
-                feed.fatal = True
-            self.state.feeds[feed.feed_id] = feed
-            return feed
-
-    def _feeds_due(self, elapsed: float) -> list[Feed]:
-        """Feeds whose processing ends by `elapsed`: one at a time, in the order they were created, so a
-        later feed never lands before an earlier one."""
-        due, free_at = [], 0.0
-        for feed in self.state.feeds.values():
-            if feed.status in ("DONE", "FATAL", "CANCELLED"):
-                free_at = max(free_at, feed.done_at)
-                continue
-            if feed.status == "IN_QUEUE":
-                begin = max(feed.start_at, free_at)
-                if elapsed < begin:
-                    break
-                document = self.state.documents.get(feed.document_id)
-                size = len(document.content or b"") if document else 0
-                feed.status, feed.started = "IN_PROGRESS", self.now()
-                feed.done_at = begin + 30 + size / 20_000  # about a minute for 25,000 messages
-            if elapsed < feed.done_at or feed.processing:
-                break
-            feed.processing = True
-            due.append(feed)
-            free_at = feed.done_at
-        return due
-
-    def _parse_feed(self, feed: Feed) -> FeedOutcome | ParsedFeed:
-        """The schema check of a due feed (no shared state is touched)."""
-        document = self.state.documents.get(feed.document_id)
-        content = document.content if document else None
-        if feed.fatal:
-            return fatal_outcome(feed.feed_id, self.seller_id, "An internal error stopped the processing of this feed.")
-        if content is None:
-            return fatal_outcome(feed.feed_id, self.seller_id, "The feed document was never uploaded.")
-        if feed.feed_type != "JSON_LISTINGS_FEED":
-            return fatal_outcome(feed.feed_id, self.seller_id, f"{feed.feed_type} is not supported: listings feeds must be JSON_LISTINGS_FEED.")
-        parsed = parse_listings_feed(content, self.seller_id)
-        return fatal_outcome(feed.feed_id, self.seller_id, parsed) if isinstance(parsed, str) else parsed
-
-    def _finish_feed(self, feed: Feed, checked: FeedOutcome | ParsedFeed) -> None:
-        """Apply the good messages and publish the processing report."""
-        outcome = checked if isinstance(checked, FeedOutcome) else apply_listings_feed(
-            checked, feed.feed_id, self.seller_id, self.info.marketplace_id, self.info.currency,
-            self.state.listings, self.new_listing, self.now())
-        result = Document(self.new_id("feed-doc"), "application/json; charset=UTF-8", json.dumps(outcome.report).encode("utf-8"))
-        self.state.documents[result.document_id] = result
-        feed.status, feed.ended, feed.result_document_id, feed.processing = outcome.status, self.now(), result.document_id, False
-
-    def cancel_feed(self, feed: Feed) -> bool:
-        with self.lock:
-            if feed.status != "IN_QUEUE":
-                return False
-            feed.status, feed.ended = "CANCELLED", self.now()
-            return True
-
-    # --- orders ----------------------------------------------------------------------------
-
-    def place_orders(self, count: int, fulfilled_by: str | None = None, skus: list[str] | None = None,
-                     basket_sizes: list[int] | None = None) -> list[str]:
-        """Buyers place `count` orders now, for listed SKUs with a price (and stock, if merchant-fulfilled),
-        each with as many lines as one of `basket_sizes` drawn at random says."""
-        if basket_sizes is not None and (not basket_sizes or min(basket_sizes) < 1):
-            raise ValueError("basket sizes must be a non-empty list of positive line counts")
-        with self.lock:
-            candidates = [self.state.listings[s] for s in skus if s in self.state.listings] if skus else self.state.listings.values()
-            priced = [l for l in candidates if l.price()]
-            in_stock = [l for l in priced if (l.quantity() or 0) > 0]
-            placed = []
-            for _ in range(count):
-                order = self._place_order(fulfilled_by, priced, in_stock, basket_sizes or BASKET_SIZES)
-                if order is None:
-                    break
-                placed.append(order.order_id)
-            return placed
-
-    def _place_order(self, fulfilled_by: str | None, priced: list[Listing], in_stock: list[Listing], basket_sizes: list[int]) -> SimOrder | None:
-        """One buyer's order from `priced` listings (Amazon-fulfilled) or `in_stock` ones (merchant),
-        taking the stock it buys; a listing that sells out leaves `in_stock`."""
-        state = self.state
-        number = state.order_numbers + 1
-        r = random.Random(f"{state.seed}:order:{number}")
-        channel = fulfilled_by or ("AMAZON" if r.random() < 0.2 else "MERCHANT")
-        orderable = priced if channel == "AMAZON" else in_stock
-        if not orderable:
-            return None
-        state.order_numbers = number
-        picked = r.sample(orderable, k=min(len(orderable), r.choice(basket_sizes)))
-        now, elapsed = self.now(), self.clock.elapsed()
-        lines = []
-        for listing in sorted(picked, key=lambda l: l.sku):
-            quantity = r.choice([1, 1, 1, 1, 2, 2, 3])
-            if channel == "MERCHANT":
-                quantity = min(quantity, listing.quantity() or 0)
-                listing.set_quantity((listing.quantity() or 0) - quantity)
-                if listing.quantity() == 0:
-                    in_stock.remove(listing)
-            price = listing.price() or Decimal(0)
-            shipping = Decimal("4.99") if r.random() < 0.4 else Decimal(0)
-            discount = cents(price * quantity * Decimal("0.10")) if r.random() < 0.15 else Decimal(0)
-            lines.append(OrderLine(self.new_id("item"), listing.sku, listing.asin, listing.title, quantity, price, shipping,
-                                   cents(price * quantity * self.info.tax_rate), cents(shipping * self.info.tax_rate), discount))
-        order = SimOrder(order_id_for(state.seed, number), number, now, now, channel, "PENDING",
-                         self._choose_buyer(r, channel), lines, due=elapsed + r.uniform(*PENDING_SECONDS))
-        roll = r.random()
-        order.cancel_before_release, order.cancel_after_release = roll < 0.03, 0.03 <= roll < 0.045 and channel == "MERCHANT"
-        state.orders[order.order_id] = order
-        heapq.heappush(state.due, (order.due, number, order.order_id))
-        self.orders_changed(order)
-        return order
-
-    def _choose_buyer(self, r: random.Random, channel: str) -> Buyer | None:
-        state = self.state
-        if channel == "AMAZON" and r.random() < 0.9:
-            return None  # Amazon-fulfilled orders usually carry no buyer identity
-        if state.known_buyers and r.random() < 0.2:
-            return r.choice(state.known_buyers)
-        if state.buyers_seen and r.random() < 0.35:
-            return make_buyer(state.seed, r.choice(state.buyers_seen), self.info.country)
-        state.next_buyer += 1
-        state.buyers_seen.append(state.next_buyer)
-        return make_buyer(state.seed, state.next_buyer, self.info.country)
-
-    def _place_autonomous_orders(self, elapsed: float) -> None:
-        expected = int(elapsed * self.state.order_rate / 3600)
-        due = min(expected - self.state.auto_orders, 1000)
-        if due > 0:
-            self.state.auto_orders += due
-            self.place_orders(due)
-
-    def _step_orders(self, elapsed: float) -> None:
-        state = self.state
-        # Steps chain from when the previous one was due, so a long advance runs a whole life cycle;
-        # lastUpdatedTime is when a change became visible, never earlier (searchOrders relies on it).
-        while state.due and state.due[0][0] <= elapsed:
-            due, number, order_id = heapq.heappop(state.due)
-            order = state.orders[order_id]
-            self.orders_changed(order)
-            r = random.Random(f"{state.seed}:step:{number}:{order.status}")
-            if order.status == "PENDING":
-                if order.cancel_before_release:
-                    self._cancel(order)
-                    continue
-                order.status, order.updated = "UNSHIPPED", self.now()
-                if order.fulfilled_by == "AMAZON":
-                    order.due = due + r.uniform(*AFN_SHIP_SECONDS)
-                elif order.cancel_after_release:
-                    order.due = due + r.uniform(3600, 6 * 3600)
-                else:
-                    continue
-                heapq.heappush(state.due, (order.due, number, order_id))
-            elif order.status == "UNSHIPPED" and order.fulfilled_by == "AMAZON":
-                for line in order.lines:
-                    line.shipped = line.quantity
-                order.status, order.updated = "SHIPPED", self.now()
-            elif order.status == "UNSHIPPED" and order.cancel_after_release:
-                self._cancel(order)
-
-    def _cancel(self, order: SimOrder) -> None:
-        order.status, order.updated = "CANCELLED", self.now()
-        self.orders_changed(order)
-
-    def order_view(self, order: SimOrder, included: set[str]) -> dict[str, Any]:
-        """The order as the Orders API shows it, built once per version of the order (a page of a
-        large search would otherwise rebuild thousands of them)."""
-        key = (order.order_id, frozenset(included))
-        cached = self._views.get(key)
-        version = (order.updated, order.status, len(order.packages))
-        if cached is None or cached[0] != version:
-            cached = self._views[key] = (version, order_json(order, self.info, included))
-        return cached[1]
-
-    def orders_changed(self, order: SimOrder) -> None:
-        """An order was placed or changed: searchOrders' indexes re-file it at the next search."""
-        self._changed_orders.add(order.order_id)
-
-    def orders_by(self, field_name: str) -> list[tuple[str, str]]:
-        """(time, order id) of every order sorted by `created` or `updated`: searchOrders' index, kept
-        in order one changed order at a time (re-sorting 100,000 orders per page would make the
-        sandbox, not the client, the bottleneck of a large import)."""
-        with self.lock:
-            for order_id in self._changed_orders:
-                for index in self._index.values():
-                    index.refile(self.state.orders[order_id])
-            self._changed_orders.clear()
-            if field_name not in self._index:
-                self._index[field_name] = OrderIndex(field_name, self.state.orders.values())
-            return self._index[field_name].keys  # read under the lock the API handlers hold
-
-    def cancel_order(self, order_id: str) -> SimOrder:
-        """Admin: the buyer cancels now (refused once anything shipped, as on Amazon)."""
-        with self.lock:
-            order = self.state.orders[order_id]
-            if order.status in ("SHIPPED", "PARTIALLY_SHIPPED"):
-                raise ValueError(f"order {order_id} has shipped and can no longer be cancelled")
-            self._cancel(order)
-            return order
-
-    def request_refund(self, order_id: str, kind: str) -> SimOrder:
-        """Admin: Amazon refunds a settled order in the next settlement (kind: Refund, A-to-z Guarantee Refund, …)."""
-        with self.lock:
-            order = self.state.orders[order_id]
-            if order.settled_in is None:
-                raise ValueError(f"order {order_id} has not been settled yet; only a settled order can be refunded")
-            order.refund_requested = kind
-            return order
-
-    def add_known_buyers(self, buyers: list[dict[str, Any]]) -> int:
-        """Admin: people who also buy on Amazon (e.g. existing OM customers), to exercise customer matching."""
-        with self.lock:
-            for b in buyers:
-                relay = uuid.uuid5(uuid.NAMESPACE_URL, f"{self.state.seed}:{b['name']}:{b['postalCode']}").hex[:15]
-                self.state.known_buyers.append(Buyer(b["name"], b.get("email") or f"{relay}@marketplace.amazon.com",
-                                                     b["address1"], b.get("address2"), b["city"], b.get("region", ""),
-                                                     b["postalCode"], b.get("country", self.info.country), b.get("phone", "")))
-            return len(buyers)
-
-    # --- settlements -----------------------------------------------------------------------
-
-    def issue_settlement(self, compress: bool = True) -> Report:
-        """Close the settlement period now: shipped orders, refunds of earlier ones, fees and reserve."""
-        with self.lock:
-            state, info, now = self.state, self.info, self.now()
-            state.settlements += 1
-            settlement_id = f"{(state.seed % 1000):03d}{state.settlements:08d}"
-            start = state.last_settlement_end or state.start or now
-            settlement = settlement_report.Settlement(settlement_id, start, now, now + timedelta(days=3), info.currency)
-            principal = Decimal(0)
-            for order in sorted(state.orders.values(), key=lambda o: o.number):
-                if order.status == "SHIPPED" and order.settled_in is None:
-                    settlement.lines += settlement_report.order_lines(order, info, order.updated)
-                    principal += sum((l.unit_price * l.quantity for l in order.lines), Decimal(0))
-                    order.settled_in = settlement_id
-                elif order.settled_in and order.settled_in != settlement_id and order.refunded_in is None:
-                    r = random.Random(f"{state.seed}:refund:{order.number}")
-                    if order.refund_requested or r.random() < 0.04:
-                        kind = order.refund_requested or ("A-to-z Guarantee Refund" if r.random() < 0.2 else "Refund")
-                        settlement.lines += settlement_report.refund_lines(order, info, now, kind, f"amzn1.adj.{order.number}")
-                        order.refunded_in = settlement_id
-            fba = any(o.fulfilled_by == "AMAZON" for o in state.orders.values())
-            extra, state.reserve = settlement_report.account_lines(principal, state.reserve, now, fba)
-            settlement.lines += extra
-            text = settlement_report.render(settlement, info, state.seed).encode(info.charset, errors="replace")
-            document = Document(self.new_id("report-doc"), f"text/plain; charset={info.charset}",
-                                gzip.compress(text, mtime=0) if compress else text, compressed=compress)
-            state.documents[document.document_id] = document
-            report = Report(self.new_id("report"), SETTLEMENT_REPORT_TYPE, [info.marketplace_id], start, now, now, document.document_id)
-            state.reports[report.report_id] = report
-            state.last_settlement_end = now
-            return report
-
-    # --- documents -------------------------------------------------------------------------
-
-    def new_upload(self, content_type: str) -> Document:
-        with self.lock:
-            document = Document(self.new_id("feed-doc"), content_type)
-            self.state.documents[document.document_id] = document
-            return document
-
-    def url_for(self, kind: str, document: Document) -> str:
-        expires = int((self.now() + timedelta(seconds=DOCUMENT_URL_SECONDS * self.clock.time_scale)).timestamp())
-        return f"{self.base_url}/_{kind}/{document.document_id}?X-Amz-Expires={expires}"
+    def _channels(self, sku: str, asked: str | None) -> tuple[str, ...]:
+        """How a SKU is fulfilled: as asked (MERCHANT, AMAZON, BOTH), else drawn by the realism shares."""
+        fba = "AMAZON_NA" if self.info.country in ("US", "CA", "MX") else "AMAZON_EU"
+        if asked is None:
+            roll, realism = random.Random(f"{self.state.seed}:channel:{sku}").random(), self.state.realism
+            asked = "AMAZON" if roll < realism.fba_share else "BOTH" if roll < realism.fba_share + realism.both_share else "MERCHANT"
+        return {"MERCHANT": ("DEFAULT",), "AMAZON": (fba,), "BOTH": (fba, "DEFAULT")}[asked]

@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
 
-from sandbox.clock import iso
+from sandbox.clock import iso, parse_iso
 from sandbox.marketplaces import MarketplaceInfo
 from sandbox.om_demo_data import CITIES, FIRST_NAMES, LAST_NAMES, STREETS
 
@@ -67,6 +67,8 @@ class OrderLine:
     shipping_tax: Decimal
     discount: Decimal  # positive: what the promotion took off
     shipped: int = 0
+    cancelled: bool = False  # the seller cancelled this item (order acknowledgement feed)
+    cancel_reason: str | None = None
 
 
 @dataclass
@@ -79,6 +81,8 @@ class Package:
     ship_date: str
     items: dict[str, int]
     created: datetime
+    shipped_by: str = "CONFIRM_SHIPMENT"  # or BUY_SHIPPING: the seller bought the label in Seller Central
+    late: bool = False  # shipped after the order's latest ship date
 
 
 @dataclass
@@ -98,6 +102,22 @@ class SimOrder:
     settled_in: str | None = None
     refunded_in: str | None = None
     refund_requested: str | None = None  # admin: the refund kind the next settlement books
+    next_step: str | None = None  # the life-cycle event `due` is for (None: the SIMPLE status steps)
+    wants_cancel: bool = False  # the buyer will ask to cancel once the order is unshipped
+    outside: bool = False  # the seller will ship it in Seller Central (Buy Shipping), not through the OM
+    split: bool = False  # … in two packages
+    cancel_requested: datetime | None = None  # when the buyer asked to cancel (the seller must act)
+    cancel_request_reason: str | None = None
+    cancelled_by: str | None = None  # BUYER, MERCHANT or AMAZON
+    cancel_reason: str | None = None
+    business: bool = False  # an Amazon Business buyer on invoice terms
+    marketplace_id: str | None = None  # where the buyer ordered (None: the account's primary marketplace)
+    afn_shipped: datetime | None = None  # when Amazon shipped an FBA order
+
+    @property
+    def latest_ship(self) -> datetime:
+        """The end of the ship-by window: a package shipped later is late."""
+        return self.created + timedelta(days=3)
 
     @property
     def is_pending(self) -> bool:
@@ -134,7 +154,7 @@ def order_json(order: SimOrder, info: MarketplaceInfo, included: set[str]) -> di
         "orderId": order.order_id,
         "createdTime": iso(order.created),
         "lastUpdatedTime": iso(order.updated),
-        "programs": ["PRIME"] if order.number % 3 == 0 else [],
+        "programs": (["PRIME"] if order.number % 3 == 0 else []) + (["AMAZON_BUSINESS"] if order.business else []),
         "salesChannel": {"channelName": "AMAZON", "marketplaceId": info.marketplace_id, "marketplaceName": info.name},
     }
     released = not order.is_pending
@@ -162,7 +182,7 @@ def order_json(order: SimOrder, info: MarketplaceInfo, included: set[str]) -> di
             "fulfillmentStatus": order.status,
             "fulfilledBy": order.fulfilled_by,
             "fulfillmentServiceLevel": "STANDARD",
-            "shipByWindow": {"earliestDateTime": iso(window_start), "latestDateTime": iso(window_start + timedelta(days=2))},
+            "shipByWindow": {"earliestDateTime": iso(window_start), "latestDateTime": iso(order.latest_ship)},
         }
     shown["orderItems"] = [_item_json(order, line, currency, included, released) for line in order.lines]
     if "PACKAGES" in included and order.fulfilled_by == "MERCHANT" and order.packages:
@@ -208,8 +228,15 @@ def _item_json(order: SimOrder, line: OrderLine, currency: str, included: set[st
         item["proceeds"] = {"proceedsTotal": money(total, currency), "breakdowns": breakdowns}
     if "FULFILLMENT" in included:
         item["fulfillment"] = {"quantityFulfilled": line.shipped, "quantityUnfulfilled": line.quantity - line.shipped}
-    if order.status == "CANCELLED" and "CANCELLATION" in included:
-        item["cancellation"] = {"cancellationRequest": {"requester": "BUYER", "cancelReason": "Order placed by mistake"}}
+    if "CANCELLATION" in included:
+        cancellation = {}
+        if order.cancel_requested or (order.status == "CANCELLED" and order.cancelled_by in (None, "BUYER")):
+            cancellation["cancellationRequest"] = {"requester": "BUYER", "cancelReason": order.cancel_request_reason or "Order placed by mistake"}
+        if line.cancelled or order.status == "CANCELLED":
+            cancellation["cancellationExecution"] = {"cancelledBy": order.cancelled_by or "BUYER",
+                                                     "cancelReason": line.cancel_reason or order.cancel_reason or "Order placed by mistake"}
+        if cancellation:
+            item["cancellation"] = cancellation
     return item
 
 
@@ -217,15 +244,25 @@ class ConfirmationRefused(ValueError):
     """confirmShipment input that Amazon answers with 400 InvalidInput."""
 
 
-def confirm_shipment(order: SimOrder, info: MarketplaceInfo, body: dict, now: datetime) -> None:
-    """Record one package (a repeated packageReferenceId edits it) and move the order's status."""
+def confirm_shipment(order: SimOrder, info: MarketplaceInfo, body: dict, now: datetime, check_dates: bool = False,
+                     after_purchase: bool = False) -> None:
+    """Record one package (a repeated packageReferenceId edits it) and move the order's status.
+    `check_dates`: refuse a ship date in the future; `after_purchase`: also one before the order was placed."""
     if body.get("marketplaceId") != info.marketplace_id:
         raise ConfirmationRefused(f"marketplaceId {body.get('marketplaceId')!r} is not the order's marketplace {info.marketplace_id}")
     if order.fulfilled_by != "MERCHANT":
         raise ConfirmationRefused("The order is fulfilled by Amazon; only merchant-fulfilled orders can be confirmed.")
     if order.status in ("PENDING", "CANCELLED"):
         raise ConfirmationRefused(f"The order is {order.status} and cannot be confirmed.")
+    if order.status == "SHIPPED" and any(p.shipped_by == "BUY_SHIPPING" for p in order.packages.values()):
+        raise ConfirmationRefused("The order has already been shipped with Buy Shipping, which confirmed it; do not confirm it again.")
     detail = body["packageDetail"]
+    if check_dates:
+        shipped_at = parse_iso(detail["shipDate"])
+        if shipped_at > now + timedelta(hours=1):
+            raise ConfirmationRefused(f"ShipDate {detail['shipDate']} is in the future.")
+        if after_purchase and shipped_at < order.created:
+            raise ConfirmationRefused(f"ShipDate {detail['shipDate']} is before the order was placed ({iso(order.created)}).")
     reference = str(detail["packageReferenceId"])
     if not reference.isdigit() or int(reference) <= 0:
         raise ConfirmationRefused("PackageReferenceId: is invalid, must be a positive numeric value.")
@@ -241,6 +278,8 @@ def confirm_shipment(order: SimOrder, info: MarketplaceInfo, body: dict, now: da
             raise ConfirmationRefused(f"OrderItemId {item_id} is not part of order {order.order_id}.")
         if quantity <= 0:
             raise ConfirmationRefused(f"Quantity for OrderItemId {item_id} must be positive.")
+        if lines[item_id].cancelled:
+            raise ConfirmationRefused(f"OrderItemId {item_id} was cancelled and cannot be shipped.")
         items[item_id] = items.get(item_id, 0) + quantity
     others = [p for ref, p in order.packages.items() if ref != reference]
     for item_id, quantity in items.items():
@@ -259,8 +298,15 @@ def confirm_shipment(order: SimOrder, info: MarketplaceInfo, body: dict, now: da
         ship_date=detail["shipDate"],
         items=items,
         created=previous.created if previous else now,
+        late=now > order.latest_ship,
     )
+    settle_shipment(order, now)
+
+
+def settle_shipment(order: SimOrder, now: datetime) -> None:
+    """The order's status after a package: SHIPPED once every item not cancelled has gone."""
     for line in order.lines:
         line.shipped = sum(p.items.get(line.order_item_id, 0) for p in order.packages.values())
-    order.status = "SHIPPED" if all(l.shipped == l.quantity for l in order.lines) else "PARTIALLY_SHIPPED"
+    open_lines = [l for l in order.lines if not l.cancelled]
+    order.status = "SHIPPED" if all(l.shipped == l.quantity for l in open_lines) else "PARTIALLY_SHIPPED"
     order.updated = now

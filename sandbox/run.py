@@ -12,6 +12,8 @@ from pathlib import Path
 import uvicorn
 
 from sandbox.marketplace import Marketplace
+from sandbox.realism import SELLER
+from sandbox.sqs import Sqs
 from sandbox.server import Dropped, SandboxApp
 
 SAVE_EVERY_SECONDS = 10.0
@@ -33,10 +35,13 @@ def bind(port: int) -> socket.socket:
     return sock
 
 
-def serve(market: Marketplace, sock: socket.socket, validate_responses: bool = False, announce=print, usage_plans: bool = True) -> None:
-    """Serve until interrupted (Ctrl-C / SIGTERM), ticking the marketplace in the background."""
+def serve(market: Marketplace, sock: socket.socket, validate_responses: bool = False, announce=print, usage_plans: bool = True,
+          sqs: Sqs | None = None) -> None:
+    """Serve until interrupted (Ctrl-C / SIGTERM), ticking the marketplace in the background and
+    delivering its notifications to `sqs` (default: a moto server started at the first use)."""
     host, port = sock.getsockname()[:2]
     market.base_url = f"http://{host}:{port}"
+    market.sqs = sqs or Sqs()
     app = SandboxApp(market, validate_responses=validate_responses, usage_plans=usage_plans)
     logging.getLogger("uvicorn.error").addFilter(_HideInjectedDrops())
     config = uvicorn.Config(app.app, log_level="warning", access_log=False, lifespan="off",
@@ -64,10 +69,15 @@ def serve(market: Marketplace, sock: socket.socket, validate_responses: bool = F
         stop.set()
         ticker.join(5)
         market.save()
+        market.sqs.stop()
 
 
 def main(port: int, seed: int, time_scale: float, state: Path | None, marketplace_id: str, seller_id: str,
-         order_rate: float, settlement_days: float, validate_responses: bool, usage_plans: bool = True) -> None:
+         order_rate: float, settlement_days: float, validate_responses: bool, usage_plans: bool = True,
+         sqs_endpoint: str | None = None) -> None:
+    # a new marketplace is as hard as a real seller's; a saved one keeps what it was set to
+    realism = None if state is not None and state.exists() else SELLER
     market = Marketplace(seed=seed, time_scale=time_scale, marketplace_id=marketplace_id, seller_id=seller_id,
-                         order_rate=order_rate, settlement_days=settlement_days, state_file=state)
-    serve(market, bind(port), validate_responses, announce=lambda line: print(line, flush=True), usage_plans=usage_plans)
+                         order_rate=order_rate, settlement_days=settlement_days, state_file=state, realism=realism)
+    serve(market, bind(port), validate_responses, announce=lambda line: print(line, flush=True), usage_plans=usage_plans,
+          sqs=Sqs(sqs_endpoint))

@@ -15,7 +15,6 @@ import email.utils
 import json
 import secrets
 import uuid
-from dataclasses import asdict
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Callable
@@ -27,14 +26,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox import admin
 from sandbox.clock import iso, parse_iso
 from sandbox.conformance import operation
 from sandbox.listings import apply_patches, check_patches, listing_json
-from sandbox.marketplace import SETTLEMENT_REPORT_TYPE, Fault, Marketplace
+from sandbox.finances_api import PLANS as FINANCES_PLANS, FinancesApi
+from sandbox.marketplace import Marketplace
+from sandbox.notifications_api import PLANS as NOTIFICATIONS_PLANS, NotificationsApi
 from sandbox.orders import ConfirmationRefused, confirm_shipment
 from connectors.amazon_limits import JSON_LISTINGS_FEED_PLAN, USAGE_PLANS, TokenBucket
 
 MIN_BEFORE_SECONDS = 120
+NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
+SANDBOX_PLANS = NOTIFICATIONS_PLANS | FINANCES_PLANS  # operations connectors.amazon_limits does not list (omsync does not call them yet)
 TOKEN_LIFETIME_SECONDS = 86400
 UNLIMITED_RATE = 10_000.0
 
@@ -90,6 +94,11 @@ def _decode_token(token: str) -> dict[str, Any]:
         raise ApiError(400, "InvalidInput", "The pagination token is invalid.") from None
 
 
+def _repeated(query: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The searchOrders parameters a next page must repeat (Amazon: all but maxResultsPerPage and includedData)."""
+    return {k: v for k, v in sorted(query.items()) if k not in ("paginationToken", "maxResultsPerPage", "includedData")}
+
+
 def _csv(query: dict[str, list[str]], name: str) -> list[str]:
     return [v for item in query.get(name, []) for v in item.split(",") if v]
 
@@ -101,6 +110,8 @@ class SandboxApp:
         self.validate_responses = validate_responses
         self.usage_plans = usage_plans
         self.buckets: dict[str, TokenBucket] = {}
+        self.notifications = NotificationsApi(market, ApiError)
+        self.finances = FinancesApi(market, ApiError, _encode_token, _decode_token)
         self.app = Starlette(routes=self._routes(), exception_handlers={404: self._unknown, 405: self._unknown})
 
     # --- plumbing --------------------------------------------------------------------------
@@ -123,6 +134,8 @@ class SandboxApp:
             Route("/reports/2021-06-30/reports", op("getReports", self.get_reports), methods=["GET"]),
             Route("/reports/2021-06-30/reports/{reportId}", op("getReport", self.get_report), methods=["GET"]),
             Route("/reports/2021-06-30/documents/{reportDocumentId}", op("getReportDocument", self.get_report_document), methods=["GET"]),
+            *self.notifications.routes(op),
+            *self.finances.routes(op),
             Route("/_uploads/{documentId}", self.upload, methods=["PUT"]),
             Route("/_downloads/{documentId}", self.download, methods=["GET"]),
             Route("/_sandbox/{action:path}", self.admin, methods=["GET", "POST", "DELETE"]),
@@ -146,10 +159,12 @@ class SandboxApp:
             self.buckets[key] = TokenBucket(*plan)
         return self.buckets[key]
 
-    def _operation(self, op_key: str, handler: Callable) -> Callable:
+    def _operation(self, op_key: str, handler: Callable, grant: str = "seller") -> Callable:
+        """grant: whose token the operation takes: the seller's (refresh_token), a grantless one
+        (client_credentials), or either."""
         spec = operation(op_key)
         plan_name = op_key.split("@")[0]
-        rate, burst = USAGE_PLANS[plan_name]
+        rate, burst = USAGE_PLANS.get(plan_name) or SANDBOX_PLANS[plan_name]
 
         async def endpoint(request: Request) -> Response:
             request_id = str(uuid.uuid4())
@@ -157,7 +172,8 @@ class SandboxApp:
             # the rate in the client's real seconds; without usage plans there is no limit to tell
             shown_rate = rate * market.clock.time_scale if self.usage_plans else UNLIMITED_RATE
             market.calls[plan_name] += 1
-            if request.headers.get("x-amz-access-token") not in market.state.tokens:
+            token = request.headers.get("x-amz-access-token")
+            if not ((grant != "grantless" and token in market.state.tokens) or (grant != "seller" and token in market.state.grantless_tokens)):
                 body = error_body("Unauthorized", "Access to requested resource is denied.")
                 return JSONResponse(body, 403, headers=self._headers(request_id))
             fault = market.faults.get(plan_name)
@@ -198,6 +214,8 @@ class SandboxApp:
                     status, payload = handler(request.path_params, query, body)
             except ApiError as exc:
                 return self._error(request_id, shown_rate, exc)
+            if fault and fault.lost_reply and market.fault_random.random() < fault.lost_reply:
+                return DroppedResponse()  # applied, but the client never hears so
             if self.validate_responses:
                 violations = spec.response_errors(status, payload)
                 if violations:
@@ -227,9 +245,11 @@ class SandboxApp:
         missing = [name for name in needed[grant] if not field.get(name)]
         if missing:
             return JSONResponse({"error": "invalid_request", "error_description": f"The request is missing a required parameter : {missing[0]}"}, 400)
+        if grant == "client_credentials" and field["scope"] != NOTIFICATIONS_SCOPE:
+            return JSONResponse({"error": "invalid_scope", "error_description": f"The sandbox grants the scope {NOTIFICATIONS_SCOPE} only"}, 400)
         token = "Atza|" + secrets.token_urlsafe(32)
         with self.market.lock:
-            self.market.state.tokens.add(token)
+            (self.market.state.grantless_tokens if grant == "client_credentials" else self.market.state.tokens).add(token)
         answer = {"access_token": token, "token_type": "bearer", "expires_in": 3600}
         if grant == "refresh_token":
             answer["refresh_token"] = field["refresh_token"]
@@ -318,18 +338,20 @@ class SandboxApp:
     def get_listings_item(self, params, query, body):
         listing = self._listing(params)
         included = set(_csv(query, "includedData")) or {"summaries"}
-        return 200, listing_json(listing, self.market.info.marketplace_id, included, [])
+        return 200, listing_json(listing, self.market.info.marketplace_id, included, self.market.now())
 
     def patch_listings_item(self, params, query, body):
         market = self.market
         listing = market.state.listings.get(params["sku"]) if params["sellerId"] == market.seller_id else None
-        issues = check_patches(listing, params["sku"], body["productType"], body["patches"], market.info.marketplace_id, market.info.currency)
+        issues = check_patches(listing, params["sku"], body["productType"], body["patches"], market.info.marketplace_id, market.info.currency,
+                               market.currencies())
         preview = query.get("mode", [""])[-1] == "VALIDATION_PREVIEW"
         if not issues and not preview:
             apply_patches(listing, body["patches"], market.now())
+            market.listing_changed(listing.sku)
         status = "INVALID" if issues else ("VALID" if preview else "ACCEPTED")
         return 200, {"sku": params["sku"], "status": status, "submissionId": market.new_id("submission"),
-                     "issues": [i.as_json() | {"categories": ["INVALID_ATTRIBUTE"]} for i in issues]}
+                     "issues": [i.listing_json() for i in issues]}
 
     # --- orders ----------------------------------------------------------------------------
 
@@ -340,6 +362,9 @@ class SandboxApp:
             if token["expires"] < market.clock.elapsed():
                 raise ApiError(400, "InvalidInput", "The pagination token has expired (tokens last 24 hours).")
             filters, after_key = token["filters"], tuple(token["after"])
+            if token["query"] != _repeated(query):
+                raise ApiError(400, "InvalidInput", "With a paginationToken, the other parameters must be those of the first "
+                               "request (only maxResultsPerPage and includedData may change).")
         else:
             filters, after_key = self._order_filters(query), None
         size = int(query.get("maxResultsPerPage", ["100"])[-1])
@@ -358,7 +383,7 @@ class SandboxApp:
                 continue
             if filters["by"] and order.fulfilled_by not in filters["by"]:
                 continue
-            if filters["markets"] and market.info.marketplace_id not in filters["markets"]:
+            if filters["markets"] and market.info_of(order).marketplace_id not in filters["markets"]:
                 continue
             matching.append((key, order))
         page = matching[:size]
@@ -366,7 +391,8 @@ class SandboxApp:
         answer: dict[str, Any] = {"orders": [market.order_view(o, included) for _, o in page]}
         if len(matching) > size:
             answer["pagination"] = {"nextToken": _encode_token(
-                {"filters": filters, "after": list(page[-1][0]), "expires": market.clock.elapsed() + TOKEN_LIFETIME_SECONDS})}
+                {"filters": filters, "after": list(page[-1][0]), "query": _repeated(query),
+                 "expires": market.clock.elapsed() + TOKEN_LIFETIME_SECONDS})}
         answer["lastUpdatedBefore" if filters["field"] == "lastUpdated" else "createdBefore"] = filters["before"]
         return 200, answer
 
@@ -400,7 +426,8 @@ class SandboxApp:
             market.state.confirmations.append({**record, "status": 404})
             raise ApiError(404, "NotFound", f"Order {params['orderId']} was not found.")
         try:
-            confirm_shipment(order, market.info, body, market.now())
+            realism = market.state.realism
+            confirm_shipment(order, market.info_of(order), body, market.now(), realism.ship_date_checks, realism.ship_date_after_purchase)
         except ConfirmationRefused as exc:
             market.state.confirmations.append({**record, "status": 400, "error": str(exc)})
             raise ApiError(400, "InvalidInput", str(exc)) from None
@@ -463,82 +490,9 @@ class SandboxApp:
         body = json.loads(raw) if raw else {}
         action, method = request.path_params["action"].strip("/"), request.method
         try:
-            answer = self._admin(action, method, body, dict(request.query_params))
+            answer = admin.answer(self, action, method, body, dict(request.query_params))
         except KeyError as exc:
             return JSONResponse({"error": f"not found: {exc}"}, 404)
         except (ValueError, TypeError) as exc:
             return JSONResponse({"error": str(exc)}, 400)
         return Response(_dump(answer), 200, media_type="application/json")
-
-    def _admin(self, action: str, method: str, body: dict, query: dict) -> Any:
-        market = self.market
-        match (method, action):
-            case ("GET", "clock"):
-                return {"now": iso(market.now()), "elapsed": market.clock.elapsed(), "timeScale": market.clock.time_scale}
-            case ("POST", "clock"):
-                market.clock.set_time_scale(float(body["timeScale"]))
-                return {"now": iso(market.now()), "elapsed": market.clock.elapsed(), "timeScale": market.clock.time_scale}
-            case ("POST", "clock/advance"):
-                market.advance(float(body.get("seconds", 0)) + 86400 * float(body.get("days", 0)))
-                return {"now": iso(market.now())}
-            case ("POST", "listings"):
-                return {"created": market.add_listings(body["listings"])}
-            case ("GET", "listings"):
-                with market.lock:
-                    wanted = set(query["skus"].split(",")) if query.get("skus") else None
-                    return {"listings": [
-                        {"sku": l.sku, "productType": l.product_type, "asin": l.asin, "quantity": l.quantity(),
-                         "price": None if l.price() is None else str(l.price()), "attributes": l.attributes}
-                        for l in market.state.listings.values() if wanted is None or l.sku in wanted]}
-            case ("POST", "orders"):
-                placed = market.place_orders(int(body.get("count", 1)), body.get("fulfilledBy"), body.get("skus"), body.get("basketSizes"))
-                if body.get("release"):
-                    market.advance(max(0.0, max((market.state.orders[i].due for i in placed), default=0) - market.clock.elapsed()) + 1)
-                return {"orderIds": placed}
-            case ("GET", "orders"):
-                with market.lock:
-                    return {"orders": [
-                        {"orderId": o.order_id, "status": o.status, "fulfilledBy": o.fulfilled_by, "lastUpdated": iso(o.updated),
-                         "buyer": None if o.buyer is None else asdict(o.buyer),
-                         "lines": [asdict(l) for l in o.lines],
-                         "packages": [asdict(p) | {"created": iso(p.created)} for p in o.packages.values()],
-                         "settledIn": o.settled_in}
-                        for o in market.state.orders.values()]}
-            case ("POST", _) if action.startswith("orders/") and action.endswith("/cancel"):
-                order = market.cancel_order(action.split("/")[1])
-                return {"orderId": order.order_id, "status": order.status}
-            case ("POST", _) if action.startswith("orders/") and action.endswith("/refund"):
-                order = market.request_refund(action.split("/")[1], body.get("kind", "Refund"))
-                return {"orderId": order.order_id, "refund": order.refund_requested}
-            case ("POST", "buyers"):
-                return {"added": market.add_known_buyers(body["buyers"])}
-            case ("POST", "settlements"):
-                with market.lock:
-                    report = market.issue_settlement(compress=bool(body.get("gzip", True)))
-                    return {"reportId": report.report_id, "reportDocumentId": report.document_id}
-            case ("POST", "faults"):
-                with market.lock:
-                    if body.get("fatalFeeds"):
-                        market.state.fatal_feeds = int(body["fatalFeeds"])
-                    if body.get("operation"):
-                        market.faults[body["operation"]] = Fault(float(body.get("throttle", 0)), float(body.get("error500", 0)),
-                                                                 float(body.get("error503", 0)), float(body.get("drop", 0)),
-                                                                 float(body.get("latencyMs", 0)))
-                return {"faults": {k: asdict(v) for k, v in market.faults.items()}, "fatalFeeds": market.state.fatal_feeds}
-            case ("DELETE", "faults"):
-                market.faults.clear()
-                market.state.fatal_feeds = 0
-                return {"faults": {}}
-            case ("GET", "confirmations"):
-                return {"confirmations": list(market.state.confirmations)}
-            case ("GET", "calls"):
-                return {"calls": dict(market.calls), "throttled": dict(market.throttled)}
-            case ("GET", "violations"):
-                return {"violations": list(market.response_violations)}
-            case ("POST", "reset"):
-                market.reset(body.get("seed"), body.get("timeScale"), body.get("orderRate"))
-                self.buckets.clear()
-                return {"now": iso(market.now()), "seed": market.state.seed}
-            case ("GET", "reports"):
-                return {"reports": [r.as_json() for r in market.state.reports.values()], "type": SETTLEMENT_REPORT_TYPE}
-        raise KeyError(f"{method} /_sandbox/{action}")

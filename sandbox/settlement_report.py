@@ -34,6 +34,8 @@ class Line:
     order: SimOrder | None = None
     item: int | None = None  # index of the order line
     adjustment_id: str = ""
+    shipment_id: str = ""  # the shipment paid (per-shipment payouts); empty: one per order in the file
+    quantity: int | None = None  # units of the item this line pays for (None: all of them)
 
 
 @dataclass
@@ -50,15 +52,24 @@ class Settlement:
         return sum((l.amount for l in self.lines), Decimal(0))
 
 
-def order_lines(order: SimOrder, info: MarketplaceInfo, posted: datetime) -> list[Line]:
-    """What Amazon books for a shipped order: the buyer's money, promotions, withheld tax and fees."""
+def order_lines(order: SimOrder, info: MarketplaceInfo, posted: datetime, units: dict[str, tuple[int, int]] | None = None,
+                shipment_id: str = "") -> list[Line]:
+    """What Amazon books for a shipped order: the buyer's money, promotions, withheld tax and fees;
+    with `units` (item id → units shipped before, units in this shipment) only one shipment's part."""
     out: list[Line] = []
     for index, line in enumerate(order.lines):
+        if line.cancelled:
+            continue  # the seller cancelled it: nothing was sold
+        if units is not None and line.order_item_id not in units:
+            continue
+        before, count = units[line.order_item_id] if units is not None else (0, line.quantity)
         principal = line.unit_price * line.quantity
 
         def add(amount_type: str, description: str, amount: Decimal) -> None:
-            if amount:
-                out.append(Line("Order", amount_type, description, cents(amount), posted, order, index))
+            part = cents(amount) if units is None else cents(amount * (before + count) / line.quantity) - cents(amount * before / line.quantity)
+            if part:
+                out.append(Line("Order", amount_type, description, part, posted, order, index, shipment_id=shipment_id,
+                                quantity=None if units is None else count))
 
         add("ItemPrice", "Principal", principal)
         add("ItemPrice", "Shipping", line.shipping)
@@ -78,6 +89,8 @@ def refund_lines(order: SimOrder, info: MarketplaceInfo, posted: datetime, kind:
     """A refund of the whole order: money back to the buyer, most of the commission back to the seller."""
     out = []
     for index, line in enumerate(order.lines):
+        if line.cancelled:
+            continue  # the seller cancelled it: nothing was sold
         principal = line.unit_price * line.quantity
         commission = cents(principal * COMMISSION_RATE)
         entries = [("ItemPrice", "Principal", -principal), ("ItemPrice", "Tax", -line.tax),
@@ -129,14 +142,14 @@ def render(settlement: Settlement, info: MarketplaceInfo, seed: int) -> str:
     shipment_ids: dict[str, str] = {}
     for line in settlement.lines:
         order, item = line.order, (line.order.lines[line.item] if line.order and line.item is not None else None)
-        if order and order.order_id not in shipment_ids:
+        if order and order.order_id not in shipment_ids and not line.shipment_id:
             shipment_ids[order.order_id] = "".join(r.choices("BCDFGHJKLMNPQRSTVWXYZ0123456789", k=9))
         values = {
             "settlement-id": settlement.settlement_id,
             "transaction-type": line.transaction_type,
             "order-id": order.order_id if order else "",
             "adjustment-id": line.adjustment_id,
-            "shipment-id": shipment_ids.get(order.order_id, "") if order and line.transaction_type == "Order" else "",
+            "shipment-id": (line.shipment_id or shipment_ids.get(order.order_id, "")) if order and line.transaction_type == "Order" else "",
             "marketplace-name": info.name if order else "",
             "amount-type": line.amount_type,
             "amount-description": line.description,
@@ -146,7 +159,7 @@ def render(settlement: Settlement, info: MarketplaceInfo, seed: int) -> str:
             "posted-date-time": format_datetime(line.posted, info),
             "order-item-code": item.order_item_id if item else "",
             "sku": item.sku if item else "",
-            "quantity-purchased": str(item.quantity) if item else "",
+            "quantity-purchased": str(item.quantity if line.quantity is None else line.quantity) if item else "",
         }
         rows.append("\t".join(values.get(c, "") for c in COLUMNS))
     return "\n".join(rows) + "\n"

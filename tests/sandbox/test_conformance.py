@@ -10,14 +10,6 @@ import pytest
 from sandbox.conformance import operation, processing_report_validator
 
 
-@pytest.fixture
-def api(sandbox):
-    token = httpx.post(f"{sandbox.url}/auth/o2/token", data={"grant_type": "refresh_token", "client_id": "c", "client_secret": "s", "refresh_token": "r"}, trust_env=False).json()["access_token"]
-    # python-amazon-sp-api sends a mangled Host header ("27.0.0.1:…"): the sandbox must not care
-    with httpx.Client(base_url=sandbox.url, headers={"x-amz-access-token": token, "host": "27.0.0.1:8900"}, trust_env=False, timeout=30) as client:
-        yield client
-
-
 def check(op_key: str, response: httpx.Response) -> dict:
     body = response.json() if response.content else None
     assert operation(op_key).response_errors(response.status_code, body) == [], (op_key, response.status_code, body)
@@ -83,7 +75,12 @@ def test_every_orders_answer_matches_the_model(sandbox, api):
     assert {o["orderId"] for o in page["orders"]} == set(orders + pending) and "createdBefore" in page
     first = check("searchOrders", api.get("/orders/2026-01-01/orders", params={"lastUpdatedAfter": "2020-01-01T00:00:00Z", "maxResultsPerPage": 10}))
     assert len(first["orders"]) == 10 and first["pagination"]["nextToken"]
-    check("searchOrders", api.get("/orders/2026-01-01/orders", params={"paginationToken": first["pagination"]["nextToken"], "maxResultsPerPage": 10}))
+    token = first["pagination"]["nextToken"]
+    second = check("searchOrders", api.get("/orders/2026-01-01/orders", params={"lastUpdatedAfter": "2020-01-01T00:00:00Z", "paginationToken": token, "maxResultsPerPage": 20, "includedData": "BUYER"}))
+    assert not {o["orderId"] for o in second["orders"]} & {o["orderId"] for o in first["orders"]}
+    for dropped_or_changed in ({}, {"lastUpdatedAfter": "2021-01-01T00:00:00Z"}, {"lastUpdatedAfter": "2020-01-01T00:00:00Z", "fulfillmentStatuses": "SHIPPED"}):
+        refused = check("searchOrders", api.get("/orders/2026-01-01/orders", params={"paginationToken": token, **dropped_or_changed}))
+        assert refused["errors"][0]["code"] == "InvalidInput" and "paginationToken" in refused["errors"][0]["message"]
     merchant = next(o for o in page["orders"] if o["fulfillment"]["fulfilledBy"] == "MERCHANT" and o["fulfillment"]["fulfillmentStatus"] == "UNSHIPPED")
     item = merchant["orderItems"][0]
     body = {"marketplaceId": "ATVPDKIKX0DER", "packageDetail": {"packageReferenceId": "7", "carrierCode": "Other", "carrierName": "Hermes",
@@ -182,3 +179,82 @@ def test_an_upload_with_another_content_type_or_an_expired_url_is_refused(sandbo
     sandbox.admin("POST", "clock/advance", {"days": 5})  # beyond five real minutes at this time scale
     late = httpx.put(created["url"], content=b"{}", headers={"Content-Type": "application/json; charset=UTF-8"}, trust_env=False)
     assert late.status_code == 403 and late.json()["errors"][0]["message"] == "Request has expired"
+
+
+def test_a_request_applied_can_lose_its_reply(sandbox, api):
+    """#16: the change is made, then the connection drops, so the client cannot tell it worked."""
+    sandbox.admin("POST", "listings", {"listings": [{"sku": "LOST", "productType": "SHOES", "quantity": 2, "price": "9.99"}]})
+    sandbox.admin("POST", "faults", {"operation": "patchListingsItem", "lostReply": 1.0})
+    patch = {"productType": "SHOES", "patches": [{"op": "merge", "path": "/attributes/fulfillment_availability", "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 7}]}]}
+    with pytest.raises(httpx.RemoteProtocolError):
+        api.patch("/listings/2021-08-01/items/A1OMSYNCDEMO/LOST", params={"marketplaceIds": "ATVPDKIKX0DER"}, json=patch)
+    [listing] = sandbox.admin("GET", "listings", skus="LOST")["listings"]
+    assert listing["quantity"] == 7
+
+
+def test_a_sku_over_40_characters_is_refused(sandbox, api):
+    sku = "S" * 41
+    answer = check("patchListingsItem", api.patch(f"/listings/2021-08-01/items/A1OMSYNCDEMO/{sku}", params={"marketplaceIds": "ATVPDKIKX0DER"},
+                                                  json={"productType": "SHOES", "patches": [{"op": "delete", "path": "/attributes/purchasable_offer"}]}))
+    assert answer["status"] == "INVALID" and "at most 40" in answer["issues"][0]["message"]
+    with pytest.raises(httpx.HTTPStatusError):
+        sandbox.admin("POST", "listings", {"listings": [{"sku": sku, "productType": "SHOES"}]})
+
+
+def test_the_realism_profile_is_set_by_the_admin_api_and_reset_goes_back_to_simple(sandbox, api):
+    assert sandbox.admin("GET", "realism")["realism"]["fba_share"] == 0  # the fixture's reset: SIMPLE
+    hard = sandbox.admin("POST", "realism", {"profile": "seller", "settings": {"fba_share": 0.5}})["realism"]
+    assert hard["fba_share"] == 0.5 and hard["sale_share"] > 0 and not hard["feeds_in_order"]
+    sandbox.admin("POST", "listings", {"listings": [{"sku": f"R-{i}", "productType": "HOME"} for i in range(40)]})
+    item = check("getListingsItem", api.get("/listings/2021-08-01/items/A1OMSYNCDEMO/R-1", params={
+        "marketplaceIds": "ATVPDKIKX0DER", "includedData": "summaries,attributes,issues,fulfillmentAvailability"}))
+    assert item["attributes"]["purchasable_offer"][0]["our_price"]
+    with pytest.raises(httpx.HTTPStatusError):
+        sandbox.admin("POST", "realism", {"settings": {"fba_share": 2}})
+    sandbox.admin("POST", "reset", {"profile": "seller"})
+    assert sandbox.admin("GET", "realism")["realism"]["fba_share"] == 0.25
+    sandbox.admin("POST", "reset", {})
+    assert sandbox.admin("GET", "realism")["realism"]["fba_share"] == 0
+
+
+def test_a_suppressed_offer_shows_its_issue_in_the_model_shape(sandbox, api):
+    sandbox.admin("POST", "reset", {"profile": "seller", "settings": {"min_max_share": 1.0}})
+    sandbox.admin("POST", "listings", {"listings": [{"sku": "CAPPED", "productType": "HOME", "quantity": 5, "price": "20.00"}]})
+    path = "/listings/2021-08-01/items/A1OMSYNCDEMO/CAPPED"
+    offer = {"marketplace_id": "ATVPDKIKX0DER", "currency": "USD", "audience": "ALL", "our_price": [{"schedule": [{"value_with_tax": 99.0}]}]}
+    patch = {"productType": "HOME", "patches": [{"op": "replace", "path": "/attributes/purchasable_offer", "value": [offer]}]}
+    assert check("patchListingsItem", api.patch(path, params={"marketplaceIds": "ATVPDKIKX0DER"}, json=patch))["status"] == "ACCEPTED"
+    item = check("getListingsItem", api.get(path, params={"marketplaceIds": "ATVPDKIKX0DER", "includedData": "summaries,issues"}))
+    assert item["summaries"][0]["status"] == ["DISCOVERABLE"]
+    assert item["issues"][0]["enforcements"]["actions"] == [{"action": "LISTING_SUPPRESSED"}] and item["issues"][0]["categories"] == ["INVALID_PRICE"]
+
+
+def test_seller_orders_and_the_acknowledgement_feed_match_the_models(sandbox, api):
+    sandbox.admin("POST", "reset", {"profile": "seller", "settings": {"outside_share": 0.5, "split_share": 1.0, "buyer_cancel_request_share": 0.0}})
+    sandbox.admin("POST", "listings", {"listings": [{"sku": f"O-{i}", "productType": "HOME", "quantity": 50, "price": "12.00", "fulfillment": "MERCHANT"} for i in range(5)]})
+    placed = sandbox.admin("POST", "orders", {"count": 12, "fulfilledBy": "MERCHANT", "basketSizes": [2], "release": True})["orderIds"]
+    sandbox.admin("POST", "clock/advance", {"days": 3})
+    orders = {o["orderId"]: o for o in sandbox.admin("GET", "orders")["orders"]}
+    outside = next(i for i in placed if orders[i]["packages"])
+    waiting = next(i for i in placed if not orders[i]["packages"] and orders[i]["status"] == "UNSHIPPED")
+    sandbox.admin("POST", f"orders/{waiting}/cancel-request", {"reason": "No longer needed"})
+    everything = "BUYER,RECIPIENT,PROCEEDS,CANCELLATION,FULFILLMENT,PACKAGES"
+    shown = check("getOrder@2026-01-01", api.get(f"/orders/2026-01-01/orders/{outside}", params={"includedData": everything}))["order"]
+    assert shown["fulfillment"]["fulfillmentStatus"] == "SHIPPED" and len(shown["packages"]) == 2
+    asked = check("getOrder@2026-01-01", api.get(f"/orders/2026-01-01/orders/{waiting}", params={"includedData": everything}))["order"]
+    assert asked["orderItems"][0]["cancellation"]["cancellationRequest"]["cancelReason"] == "No longer needed"
+    xml = (f"<?xml version='1.0'?><AmazonEnvelope><Header><DocumentVersion>1.01</DocumentVersion><MerchantIdentifier>A1OMSYNCDEMO</MerchantIdentifier>"
+           f"</Header><MessageType>OrderAcknowledgement</MessageType><Message><MessageID>1</MessageID><OrderAcknowledgement>"
+           f"<AmazonOrderID>{waiting}</AmazonOrderID><StatusCode>Failure</StatusCode></OrderAcknowledgement></Message></AmazonEnvelope>")
+    created = check("createFeedDocument", api.post("/feeds/2021-06-30/documents", json={"contentType": "text/xml; charset=UTF-8"}))
+    httpx.put(created["url"], content=xml.encode(), headers={"Content-Type": "text/xml; charset=UTF-8"}, trust_env=False)
+    feed = check("createFeed", api.post("/feeds/2021-06-30/feeds", json={"feedType": "POST_ORDER_ACKNOWLEDGEMENT_DATA", "marketplaceIds": ["ATVPDKIKX0DER"], "inputFeedDocumentId": created["feedDocumentId"]}))
+    sandbox.admin("POST", "clock/advance", {"days": 1})
+    done = check("getFeed", api.get(f"/feeds/2021-06-30/feeds/{feed['feedId']}"))
+    assert done["processingStatus"] == "DONE"
+    result = check("getFeedDocument", api.get(f"/feeds/2021-06-30/documents/{done['resultFeedDocumentId']}"))
+    report = httpx.get(result["url"], trust_env=False)
+    assert report.headers["content-type"].startswith("text/xml") and b"<MessagesWithError>0</MessagesWithError>" in report.content
+    cancelled = check("getOrder@2026-01-01", api.get(f"/orders/2026-01-01/orders/{waiting}", params={"includedData": "CANCELLATION,FULFILLMENT"}))["order"]
+    assert cancelled["fulfillment"]["fulfillmentStatus"] == "CANCELLED"
+    assert cancelled["orderItems"][0]["cancellation"]["cancellationExecution"]["cancelledBy"] == "MERCHANT"

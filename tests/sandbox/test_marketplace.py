@@ -211,3 +211,67 @@ def test_feeds_are_processed_one_at_a_time_in_the_order_they_were_created():
     m.advance(3600)
     assert [f.status for f in feeds] == ["DONE"] * 3
     assert feeds[0].ended <= feeds[1].ended <= feeds[2].ended and m.state.listings["SKU-1"].quantity() == 7
+
+
+def test_options_given_at_a_restart_override_the_saved_state(tmp_path):
+    """#23: `omsync sandbox --order-rate 3600 --state F` after a run without orders must place orders."""
+    path = tmp_path / "sandbox.state"
+    first = Marketplace(seed=4, order_rate=0, settlement_days=14, state_file=path)
+    first.add_listings([{"sku": "A", "productType": "HOME", "quantity": 900, "price": "1.00"}])
+    first.save()
+    second = Marketplace(seed=4, order_rate=3600, settlement_days=7, state_file=path)
+    assert (second.state.order_rate, second.state.settlement_days) == (3600, 7)
+    second.advance(60)
+    assert len(second.state.orders) >= 60
+    third = Marketplace(state_file=path)  # nothing given: the saved values stay
+    assert third.state.order_rate == 0
+
+
+def test_a_feed_message_for_a_sku_over_40_characters_is_invalid():
+    m = market()
+    document = m.new_upload("application/json")
+    document.content = json.dumps({"header": {"sellerId": m.seller_id, "version": "2.0"}, "messages": [
+        {"messageId": 1, "sku": "L" * 41, "operationType": "UPDATE", "productType": "HOME", "requirements": "LISTING_OFFER_ONLY", "attributes": {"condition_type": [{"value": "new_new"}]}},
+        {"messageId": 2, "sku": "L" * 40, "operationType": "UPDATE", "productType": "HOME", "requirements": "LISTING_OFFER_ONLY", "attributes": {"condition_type": [{"value": "new_new"}]}}]}).encode()
+    feed = m.create_feed("JSON_LISTINGS_FEED", document.document_id, ["ATVPDKIKX0DER"])
+    m.advance(86400)
+    report = json.loads(m.state.documents[feed.result_document_id].content)
+    assert report["summary"]["messagesInvalid"] == 1 and report["issues"][0]["messageId"] == 1
+    assert "L" * 40 in m.state.listings and "L" * 41 not in m.state.listings
+
+
+def _quantity_feed(m: Marketplace, sku: str, quantity: int):
+    document = m.new_upload("application/json")
+    document.content = json.dumps({"header": {"sellerId": m.seller_id, "version": "2.0"}, "messages": [
+        {"messageId": 1, "sku": sku, "operationType": "PATCH", "productType": "HOME",
+         "patches": [{"op": "merge", "path": "/attributes/fulfillment_availability", "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": quantity}]}]}]}).encode()
+    return m.create_feed("JSON_LISTINGS_FEED", document.document_id, ["ATVPDKIKX0DER"])
+
+
+def test_a_seller_feed_waits_long_and_a_later_patch_is_overtaken_by_it():
+    from sandbox.listings import apply_patches
+    from sandbox.realism import SELLER
+
+    m = market(realism=SELLER)
+    feeds = [_quantity_feed(m, "SKU-1", 5) for _ in range(40)]
+    waits = sorted(f.start_at for f in feeds)
+    assert waits[20] > 5 * 60 and waits[-1] > 30 * 60, "many simulated minutes in the queue, some far longer"
+    old = feeds[0]
+    apply_patches(m.state.listings["SKU-1"], [{"op": "merge", "path": "/attributes/fulfillment_availability",
+                                               "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 3}]}], m.now())
+    assert m.state.listings["SKU-1"].quantity() == 3  # the later patch applies at once …
+    m.advance(old.start_at + 3600)
+    assert old.status == "DONE" and m.state.listings["SKU-1"].quantity() == 5  # … and the older feed lands on top of it
+
+
+def test_seller_feeds_finish_out_of_the_order_they_were_sent():
+    from sandbox.realism import SELLER
+
+    m = market(realism=SELLER)
+    sent = {_quantity_feed(m, "SKU-2", q).feed_id: q for q in range(30)}
+    m.advance(2 * 86400)
+    feeds = [m.state.feeds[i] for i in sent]
+    assert all(f.status == "DONE" for f in feeds)
+    by_end = [f.feed_id for f in sorted(feeds, key=lambda f: f.done_at)]
+    assert by_end != list(sent)
+    assert m.state.listings["SKU-2"].quantity() == sent[by_end[-1]] != 29  # the last to finish wins, not the last sent
