@@ -3,7 +3,8 @@ omsync's own records. docs/scorecard.md says which truth each figure reads and h
 
 Ground-truth frames (sampled by `omsync simulate` from the sandbox's admin API and the OM's tables):
 - listings: at, sku, quantity (what a buyer could buy; null = none), price — Amazon at each sample
-- om_stock: at, sku, free (on hand − holds), price (the OM's AmazonPrice), backorderable, offered — the OM at each sample
+- om_stock: at, sku, free (on hand − holds), target (what the OM's rules offer: Tags, sites), price (the OM's
+  AmazonPrice), backorderable, offered — the OM at each sample
 - orders: order_id, created, updated, status, fulfilled_by, buyer_email — what Amazon accepted; lines: order_id, sku, qty
 - commits: order_id, committed_at — the first sample at which the OM held the sales order
 """
@@ -49,7 +50,8 @@ def true_free(om_stock: pl.DataFrame, unheld: pl.DataFrame) -> pl.DataFrame:
     """The OM's free stock less what Amazon sold that the OM does not hold yet: what is really left to sell."""
     last = unheld.sort("at").group_by("sku", "at", maintain_order=True).agg(pl.col("cum").last()).sort("at")
     joined = om_stock.sort("at").join_asof(last.rename({"at": "event_at"}), left_on="at", right_on="event_at", by="sku", strategy="backward", check_sortedness=False)
-    return joined.with_columns(sellable=pl.col("free") - pl.col("cum").fill_null(0)).drop("event_at", "cum")
+    sold = pl.col("cum").fill_null(0)
+    return joined.with_columns(sellable=pl.col("free") - sold, target_left=pl.col("target") - sold).drop("event_at", "cum")
 
 
 def oversold(orders: pl.DataFrame, lines: pl.DataFrame, om_stock: pl.DataFrame, commits: pl.DataFrame) -> dict[str, int]:
@@ -92,10 +94,12 @@ def duplicated_customers(orders: pl.DataFrame, om_orders: pl.DataFrame) -> int:
 
 
 def stock_truth(listings: pl.DataFrame, sellable: pl.DataFrame, end: datetime) -> dict[str, float]:
-    """SKU-minutes a buyer saw more units than the OM really had free (oversell exposure) or fewer (lost sales), and the longest stretch of each."""
+    """SKU-minutes a buyer saw more units than the OM really had free (oversell exposure) or fewer than the OM's rules
+    offer (lost sales), and the longest stretch of each."""
     both = (listings.select("at", "sku", amazon=pl.col("quantity").fill_null(0))
-            .join(sellable.filter(~pl.col("backorderable") & pl.col("offered")).select("at", "sku", om=pl.col("sellable").clip(lower_bound=0)), on=["at", "sku"]))
-    timed = _minutes(both, end).with_columns(over=pl.col("amazon") > pl.col("om"), under=pl.col("amazon") < pl.col("om"))
+            .join(sellable.filter(~pl.col("backorderable") & pl.col("offered"))
+                  .select("at", "sku", om=pl.col("sellable").clip(lower_bound=0), target=pl.col("target_left").clip(lower_bound=0)), on=["at", "sku"]))
+    timed = _minutes(both, end).with_columns(over=pl.col("amazon") > pl.col("om"), under=pl.col("amazon") < pl.min_horizontal("om", "target"))
     return {"over_sku_minutes": round(float(timed.filter("over")["minutes"].sum()), 1), "over_longest_minutes": round(_longest(timed, "over"), 1),
             "under_sku_minutes": round(float(timed.filter("under")["minutes"].sum()), 1), "under_longest_minutes": round(_longest(timed, "under"), 1)}
 

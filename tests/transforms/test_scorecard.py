@@ -31,10 +31,11 @@ def commits(*rows) -> pl.DataFrame:
     return pl.DataFrame([{"order_id": o, "committed_at": at(m)} for o, m in rows], schema={"order_id": pl.String, "committed_at": UTC})
 
 
-def stock(*rows, backorderable=False) -> pl.DataFrame:
-    """(minute, sku, free, price)"""
-    return pl.DataFrame([{"at": at(m), "sku": s, "free": f, "price": p, "backorderable": backorderable, "offered": True} for m, s, f, p in rows],
-                        schema={"at": UTC, "sku": pl.String, "free": pl.Int64, "price": pl.Float64, "backorderable": pl.Boolean, "offered": pl.Boolean})
+def stock(*rows, backorderable=False, reserved=0) -> pl.DataFrame:
+    """(minute, sku, free, price); the OM's rules offer `reserved` units fewer than are free"""
+    return pl.DataFrame([{"at": at(m), "sku": s, "free": f, "target": f - reserved, "price": p, "backorderable": backorderable, "offered": True}
+                         for m, s, f, p in rows], schema={"at": UTC, "sku": pl.String, "free": pl.Int64, "target": pl.Int64, "price": pl.Float64,
+                                                          "backorderable": pl.Boolean, "offered": pl.Boolean})
 
 
 def listings(*rows) -> pl.DataFrame:
@@ -101,6 +102,14 @@ def test_stock_truth_counts_a_sku_minute_over_and_under_and_the_stretch():
     sellable = scorecard.true_free(om, scorecard.unheld_units(orders(), lines(), commits()))
     card = scorecard.stock_truth(lst, sellable, at(3))
     assert card == {"over_sku_minutes": 2.0, "over_longest_minutes": 2.0, "under_sku_minutes": 1.0, "under_longest_minutes": 1.0}
+
+
+def test_stock_truth_lost_sales_are_judged_against_the_oms_rules():
+    # the OM's Tag keeps 2 of 5 back: Amazon showing 3 is right, 2 is a lost-sales minute
+    om = stock((0, "S1", 5, 9.0), (1, "S1", 5, 9.0), reserved=2)
+    sellable = scorecard.true_free(om, scorecard.unheld_units(orders(), lines(), commits()))
+    card = scorecard.stock_truth(listings((0, "S1", 3, 9.0), (1, "S1", 2, 9.0)), sellable, at(2))
+    assert card["under_sku_minutes"] == 1.0 and card["over_sku_minutes"] == 0.0
 
 
 def test_stock_truth_subtracts_what_amazon_sold_and_the_om_does_not_hold_yet():
