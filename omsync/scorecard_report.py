@@ -3,10 +3,13 @@ Prefect artifacts when a flow run is current."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
 
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
 from rich.console import Console
 from rich.table import Table
 
@@ -88,3 +91,14 @@ def progress_printer(console: Console):
         if step % 60 == 0:
             console.print(f"[dim]simulated {step // 60} h of {steps // 60} h[/]")
     return printed
+
+
+@flow(name="simulate")
+def publish(out: str) -> None:
+    """The written card as a Prefect artifact of this run, its charts inline (the UI cannot reach files in `out`)."""
+    folder = Path(out)
+    text = (folder / "scorecard.md").read_text()
+    for file in CHARTS.values():
+        inline = base64.b64encode((folder / file).read_bytes()).decode()
+        text = text.replace(f"]({file})", f"](data:image/svg+xml;base64,{inline})")
+    create_markdown_artifact(text, key="scorecard", description="trading-day scorecard")

@@ -14,10 +14,11 @@ import re
 import shutil
 import sqlite3
 import time
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import polars as pl
 import yaml
@@ -70,11 +71,22 @@ def schedules(path: Path = PROJECT / "prefect.yaml") -> dict[str, tuple[int, dic
     return {d["name"]: (int(d["schedules"][0]["interval"]), dict(d.get("parameters") or {})) for d in spec["deployments"]}
 
 
-def _environment(sandbox: SteppedSandbox, folder: Path) -> None:
-    """The flows read their settings from the environment (the demo does the same)."""
-    os.environ.update({"OMSYNC_AMAZON_ENDPOINT": sandbox.url, "OMSYNC_OM_URL": f"sqlite:///{folder / 'om.sqlite'}",
-                       "OMSYNC_WAREHOUSE": str(folder / "warehouse.duckdb"), "SP_API_REFRESH_TOKEN": "Atzr|omsync-simulate",
-                       "LWA_APP_ID": "amzn1.application-oa2-client.omsync-simulate", "LWA_CLIENT_SECRET": "omsync-simulate"})
+@contextmanager
+def _environment(sandbox: SteppedSandbox, folder: Path) -> Iterator[None]:
+    """The flows read their settings from the environment (as in the demo); put back what was there after the day."""
+    day = {"OMSYNC_AMAZON_ENDPOINT": sandbox.url, "OMSYNC_OM_URL": f"sqlite:///{folder / 'om.sqlite'}",
+           "OMSYNC_WAREHOUSE": str(folder / "warehouse.duckdb"), "SP_API_REFRESH_TOKEN": "Atzr|omsync-simulate",
+           "LWA_APP_ID": "amzn1.application-oa2-client.omsync-simulate", "LWA_CLIENT_SECRET": "omsync-simulate"}
+    before = {name: os.environ.get(name) for name in day}
+    os.environ.update(day)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _sample_listings(sandbox: SteppedSandbox, now: datetime, truth: Truth) -> None:
@@ -133,15 +145,18 @@ def _sample_settlements(sandbox: SteppedSandbox, now: datetime, truth: Truth) ->
             truth.settled.setdefault(order["orderId"], now)
 
 
-def _run_flow(name: str, parameters: dict[str, Any], now: datetime, truth: Truth) -> None:
+def _run_flow(sandbox: SteppedSandbox, name: str, parameters: dict[str, Any], now: datetime, truth: Truth) -> None:
     from flows.registry import FLOWS
 
-    state = FLOWS[name](**parameters, return_state=True)
+    with sandbox.market.clock.flow_run():
+        state = FLOWS[name](**parameters, return_state=True)
     truth.flow_runs.append({"flow": name, "at": now, "state": "COMPLETED" if state.is_completed() else state.type.value})
 
 
 def run_day(day: Day, folder: Path, progress=None) -> dict[str, Any]:
-    """Simulate the day in `folder` (emptied first) and return the truth frames the card needs."""
+    """Simulate the day in `folder` (emptied first) and return what was sampled, for the card."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -150,63 +165,67 @@ def run_day(day: Day, folder: Path, progress=None) -> dict[str, Any]:
     om_demo_data.load(om, om_demo_data.generate(day.items, day.sites, day.customers, day.seed))
     warehouse = Warehouse(folder / "warehouse.duckdb")
     warehouse.init()
-    market = Marketplace(seed=day.seed, order_rate=day.orders_per_hour, settlement_days=SETTLEMENT_DAYS)
-    sandbox = SteppedSandbox(market, START)
-    truth = Truth()
-    reader = sqlite3.connect(folder / "om.sqlite")  # autocommit reads: each sees the OM's latest commit
-    reader.isolation_level = None
+    sandbox = SteppedSandbox(Marketplace(seed=day.seed, order_rate=day.orders_per_hour, settlement_days=SETTLEMENT_DAYS), START)
+    # A connection per sample: one kept open does not see what DuckDB's own SQLite wrote since.
+    reader = lambda: closing(sqlite3.connect(folder / "om.sqlite"))
     started = time.perf_counter()
-    try:
-        _environment(sandbox, folder)
-        sandbox.client.publish_catalog(om, withdrawn=False)
-        plan = schedules()
-        # Heartbeats tell a server that a run on another machine is alive; here each run's heartbeat
-        # thread would only add up to a second to every one of ~500 runs while it winds down.
-        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    # Heartbeats tell a server that a run on another machine is alive; here each run's heartbeat
+    # thread would only add up to a second to each of ~500 runs while it winds down.
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), _environment(sandbox, folder):
+        try:
+            sandbox.client.publish_catalog(om, withdrawn=False)
+            plan = schedules()
+            steps = int(day.hours * 3600 // STEP_SECONDS)
+            truth = _steps(day, om, reader, sandbox, plan, steps, progress)
+            end = START + timedelta(seconds=steps * STEP_SECONDS)
+            admin = sandbox.client.admin
+            final = {"amazon_orders": admin("GET", "orders")["orders"], "calls": admin("GET", "calls"),
+                     "confirmations": admin("GET", "confirmations")["confirmations"], **_final_om(om, warehouse)}
+        finally:
+            sandbox.stop()
+    return {"day": day, "start": START, "end": end, "truth": truth, "plan": plan, "wall_seconds": time.perf_counter() - started, **final}
 
-        quiet = temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
-        quiet.__enter__()
-        steps = int(day.hours * 3600 // STEP_SECONDS)
-        for step in range(steps + 1):
-            now = START + timedelta(seconds=step * STEP_SECONDS)
-            if step:
-                sandbox.advance(STEP_SECONDS)
-            om_behaviour.act(om, day.seed, step * STEP_SECONDS // 60, now)
-            for name in FLOW_ORDER:
-                interval, parameters = plan[name]
-                if (step * STEP_SECONDS) % interval == 0:
-                    _run_flow(name, _parameters(name, parameters, now), now, truth)
-                    if name == "orders":
-                        _sample_commits(reader, now, truth)
-                    if name == "settlement" and truth.flow_runs[-1]["state"] == "COMPLETED":
-                        truth.last_settlement_run = now
-            if (step * STEP_SECONDS) % int(SETTLEMENT_DAYS * 86400) == 0:
-                _sample_settlements(sandbox, now, truth)
-            _sample_listings(sandbox, now, truth)
-            _sample_om_stock(reader, now, truth)
-            if progress:
-                progress(step, steps)
-        end = START + timedelta(seconds=steps * STEP_SECONDS)
-        admin = sandbox.client.admin
-        amazon_orders = admin("GET", "orders")["orders"]
-        calls = admin("GET", "calls")
-        confirmations = admin("GET", "confirmations")["confirmations"]
-        om_orders = om.read("""SELECT external_order_id AS order_id, customer_id, status AS om_status FROM sales_order WHERE channel = 'AMAZON'""")
-        om_shipments = om.read("""SELECT s.external_order_id AS order_id, CAST(o.shipping_order_id AS VARCHAR) AS package_ref, o.ship_date
-                                  FROM shipping_order o JOIN sales_order s USING (sales_order_id) WHERE s.channel = 'AMAZON'""")
-        invoices = om.read("""SELECT s.external_order_id AS order_id, i.amount, i.payment_status, i.due_date
-                              FROM invoice i JOIN sales_order s USING (sales_order_id) WHERE s.channel = 'AMAZON'""")
-        payments = om.read("""SELECT p.settlement_id, sum(p.amount) AS paid FROM invoice_payment p GROUP BY 1""")
-        with warehouse.read() as con:
-            reported = con.execute("SELECT flow, message FROM ops.runs").pl()
-    finally:
-        if "quiet" in locals():
-            quiet.__exit__(None, None, None)
-        reader.close()
-        sandbox.stop()
-    return {"day": day, "start": START, "end": end, "truth": truth, "amazon_orders": amazon_orders, "calls": calls,
-            "confirmations": confirmations, "om_orders": om_orders, "om_shipments": om_shipments, "invoices": invoices,
-            "payments": payments, "reported": reported, "wall_seconds": time.perf_counter() - started, "plan": plan}
+
+def _steps(day: Day, om: OmDatabase, reader, sandbox: SteppedSandbox, plan: dict, steps: int, progress) -> Truth:
+    """Minute by minute: time passes (buyers order, Amazon moves), the OM acts, due flows run, the truth is sampled."""
+    truth = Truth()
+    for step in range(steps + 1):
+        now = START + timedelta(seconds=step * STEP_SECONDS)
+        if step:
+            sandbox.advance(STEP_SECONDS)
+        om_behaviour.act(om, day.seed, step * STEP_SECONDS // 60, now)
+        for name in FLOW_ORDER:
+            interval, parameters = plan[name]
+            if (step * STEP_SECONDS) % interval == 0:
+                _run_flow(sandbox, name, _parameters(name, parameters, now), now, truth)
+                if name == "orders":
+                    with reader() as con:
+                        _sample_commits(con, now, truth)
+                if name == "settlement" and truth.flow_runs[-1]["state"] == "COMPLETED":
+                    truth.last_settlement_run = now
+        if (step * STEP_SECONDS) % int(SETTLEMENT_DAYS * 86400) == 0:
+            _sample_settlements(sandbox, now, truth)
+        _sample_listings(sandbox, now, truth)
+        with reader() as con:
+            _sample_om_stock(con, now, truth)
+        if progress:
+            progress(step, steps)
+    return truth
+
+
+def _final_om(om: OmDatabase, warehouse: Warehouse) -> dict[str, pl.DataFrame]:
+    """The OM's orders, packages, invoices and payments at the end, and the problems the runs reported."""
+    with warehouse.read() as con:
+        reported = con.execute("SELECT flow, message FROM ops.runs").pl()
+    return {
+        "om_orders": om.read("SELECT external_order_id AS order_id, customer_id, status AS om_status FROM sales_order WHERE channel = 'AMAZON'"),
+        "om_shipments": om.read("""SELECT s.external_order_id AS order_id, CAST(o.shipping_order_id AS VARCHAR) AS package_ref, o.ship_date
+                                   FROM shipping_order o JOIN sales_order s USING (sales_order_id) WHERE s.channel = 'AMAZON'"""),
+        "invoices": om.read("""SELECT s.external_order_id AS order_id, i.amount, i.payment_status, i.due_date
+                               FROM invoice i JOIN sales_order s USING (sales_order_id) WHERE s.channel = 'AMAZON'"""),
+        "payments": om.read("SELECT settlement_id, sum(amount) AS paid FROM invoice_payment GROUP BY 1"),
+        "reported": reported,
+    }
 
 
 def _parameters(name: str, parameters: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -312,6 +331,7 @@ def simulate(day: Day, out: Path, console=None) -> dict[str, Any]:
     result = run_day(day, out / "day", progress=scorecard_report.progress_printer(console) if console else None)
     card, series = compute_card(result)
     scorecard_report.write(card, series, out)
+    scorecard_report.publish(str(out))
     if console:
         scorecard_report.show(card, console, result["wall_seconds"])
     card["wall_seconds"] = round(result["wall_seconds"], 1)

@@ -4,7 +4,10 @@ moves it, so what happens depends on the seed and never on how fast the machine 
 from __future__ import annotations
 
 import threading
+import time
+from contextlib import contextmanager
 from datetime import datetime
+from typing import Iterator
 
 import uvicorn
 
@@ -12,22 +15,57 @@ from sandbox.clock import SimClock
 from sandbox.marketplace import Marketplace
 from sandbox.process import Sandbox
 from sandbox.run import bind
+from connectors.amazon_limits import TokenBucket
 from sandbox.server import SandboxApp
-
-# Usage plans are enforced in simulated time by the sandbox; the rate it states in its headers is
-# scaled by this, so the client's own pacing (in real seconds) never holds a run back.
-STATED_RATE_SCALE = 1000.0
 
 
 class SteppedClock(SimClock):
-    """Simulated time that stands still between explicit advances."""
+    """Simulated time that stands still except when the harness advances it. Usage plans alone also
+    count the real seconds a flow run takes (`plan_elapsed`): within a run, calls are paced as Amazon
+    paces them, in the client's real time, while everything buyers and Amazon do waits for the step."""
 
     def __init__(self, start: datetime) -> None:
-        super().__init__(STATED_RATE_SCALE, start)
+        super().__init__(1.0, start)
+        self._in_runs = 0.0
+        self._run_started: float | None = None
 
     def elapsed(self) -> float:
         with self._lock:
             return self._advanced
+
+    def plan_elapsed(self) -> float:
+        with self._lock:
+            running = time.monotonic() - self._run_started if self._run_started is not None else 0.0
+            return self._advanced + self._in_runs + running
+
+    @contextmanager
+    def flow_run(self) -> Iterator[None]:
+        with self._lock:
+            self._run_started = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_runs += time.monotonic() - self._run_started
+                self._run_started = None
+
+
+class _PlanBucket(TokenBucket):
+    """A usage plan refilled on the clock's plan time, whatever time the caller passes."""
+
+    def __init__(self, clock: SteppedClock, rate: float, burst: int) -> None:
+        super().__init__(rate, burst)
+        self.clock = clock
+
+    def take(self, now: float) -> bool:
+        return super().take(self.clock.plan_elapsed())
+
+
+class _SteppedApp(SandboxApp):
+    def _bucket(self, key: str, plan: tuple[float, int]) -> TokenBucket:
+        if key not in self.buckets:
+            self.buckets[key] = _PlanBucket(self.market.clock, *plan)
+        return self.buckets[key]
 
 
 class SteppedSandbox:
@@ -40,7 +78,7 @@ class SteppedSandbox:
         sock = bind(0)
         host, port = sock.getsockname()[:2]
         market.base_url = f"http://{host}:{port}"
-        config = uvicorn.Config(SandboxApp(market).app, log_level="warning", access_log=False, lifespan="off",
+        config = uvicorn.Config(_SteppedApp(market).app, log_level="warning", access_log=False, lifespan="off",
                                 date_header=False, server_header=False, timeout_keep_alive=30)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, name="sandbox", daemon=True)
