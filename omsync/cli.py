@@ -195,6 +195,24 @@ def prices_approve(skus: list[str] = typer.Argument(..., help="SKUs whose held p
         raise typer.Exit(1)
 
 
+@app.command("simulate")
+def simulate(
+    hours: float = typer.Option(24.0, min=0.1, help="Simulated hours of trading."),
+    seed: int = typer.Option(1, help="Seed of the whole day: the same seed gives the same scorecard."),
+    orders_per_hour: float = typer.Option(130.0, "--orders-per-hour", min=0, help="Orders buyers place per simulated hour."),
+    out: Path = typer.Option(Path("data/simulate"), help="Folder for scorecard.json, scorecard.md, the charts and the day's OM."),
+) -> None:
+    """A trading day offline in simulated time (sandbox, embedded OM, the five flows on prefect.yaml's
+    schedules as real Prefect flow runs), judged by the merchant's scorecard."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")  # the card tells the story; failures show in it
+    from omsync import simulate as day
+    from omsync.prefect_server import use_running_server
+
+    use_running_server()
+    day.simulate(day.Day(hours=hours, seed=seed, orders_per_hour=orders_per_hour), out, console)
+    console.print(f"scorecard.json, scorecard.md and charts in [bold]{out}[/]")
+
+
 @app.command("sandbox")
 def sandbox(
     port: int = typer.Option(8900, help="Port on 127.0.0.1 (0 picks a free one)."),

@@ -49,7 +49,7 @@ def answer(app, action: str, method: str, body: dict, query: dict) -> Any:
         case ("GET", "orders"):
             with market.lock:
                 return {"orders": [
-                    {"orderId": o.order_id, "status": o.status, "fulfilledBy": o.fulfilled_by, "lastUpdated": iso(o.updated),
+                    {"orderId": o.order_id, "status": o.status, "fulfilledBy": o.fulfilled_by, "created": iso(o.created), "lastUpdated": iso(o.updated),
                      "buyer": None if o.buyer is None else asdict(o.buyer),
                      "lines": [asdict(l) for l in o.lines],
                      "packages": [asdict(p) | {"created": iso(p.created)} for p in o.packages.values()],
