@@ -69,7 +69,7 @@ def inventory(full: bool = False, urgent_zero_cap: int = 100, backorder_quantity
               default_product_type: str = "PRODUCT", feed_wait_seconds: float = 1800.0) -> dict[str, int]:
     """Available-to-sell per SKU → Amazon: only what changed (everything with `full`), zeros first."""
     settings = Settings.from_env()
-    warehouse, om = Warehouse(settings.warehouse), OmDatabase(settings.om_url)
+    warehouse, om = Warehouse.of(settings), OmDatabase(settings.om_url)
     stock_read = extract_stock.submit(om)  # the OM read, the longest step, overlaps the warehouse work
     with recorded_run("inventory", warehouse) as run, AmazonConnector(settings) as amazon:
         earlier = resolve_pending(amazon, warehouse, "quantity", feed_wait_seconds)

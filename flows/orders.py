@@ -207,7 +207,7 @@ def save_watermark(warehouse: Warehouse, bound: str) -> None:
 def orders(overlap_minutes: float = 10.0, initial_days: float = 30.0, terms_code: str = "NET14") -> dict[str, int]:
     """Amazon orders updated since the last run → OM sales orders (new), cancellations (updated), waiting orders retried."""
     settings = Settings.from_env()
-    warehouse, om = Warehouse(settings.warehouse), OmDatabase(settings.om_url)
+    warehouse, om = Warehouse.of(settings), OmDatabase(settings.om_url)
     with recorded_run("orders", warehouse) as run, AmazonConnector(settings) as amazon:
         since, before, waiting = order_window(amazon, warehouse, overlap_minutes, initial_days)
         items = om.read("SELECT item_id, item_code FROM item")

@@ -52,7 +52,7 @@ def prices(full: bool = False, max_drop_percent: float = 50.0, max_rise_percent:
            default_product_type: str = "PRODUCT", feed_wait_seconds: float = 1800.0) -> dict[str, int]:
     """AmazonPrice → Amazon offers: only what changed (everything with `full`); big jumps wait for approval."""
     settings = Settings.from_env()
-    warehouse, om = Warehouse(settings.warehouse), OmDatabase(settings.om_url)
+    warehouse, om = Warehouse.of(settings), OmDatabase(settings.om_url)
     catalog_read = extract_catalog.submit(om)  # the OM read, the longest step, overlaps the warehouse work
     with recorded_run("prices", warehouse) as run, AmazonConnector(settings) as amazon:
         earlier = resolve_pending(amazon, warehouse, "price", feed_wait_seconds)

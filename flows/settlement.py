@@ -189,7 +189,7 @@ def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of:
     """Settlement reports (from Amazon, or `files` downloaded from Seller Central) → OM invoice
     payments, each settlement applied once ever; then Terms: unpaid invoices past due → overdue."""
     settings = Settings.from_env()
-    warehouse, om = Warehouse(settings.warehouse), OmDatabase(settings.om_url)
+    warehouse, om = Warehouse.of(settings), OmDatabase(settings.om_url)
     as_of = as_of or datetime.now(timezone.utc).date()
     with recorded_run("settlement", warehouse) as run:
         run.problems_query = "SELECT * FROM recon.exceptions ORDER BY created_at DESC"

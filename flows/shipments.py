@@ -80,7 +80,7 @@ def load_outcomes(om: OmDatabase, warehouse: Warehouse, packages: pl.DataFrame, 
 def shipments(concurrency: int = 8, carriers: dict[str, str] | None = None) -> dict[str, int]:
     """Shipped, unconfirmed OM shipping orders → confirmShipment → closed shipping orders and invoices."""
     settings = Settings.from_env()
-    warehouse, om = Warehouse(settings.warehouse), OmDatabase(settings.om_url)
+    warehouse, om = Warehouse.of(settings), OmDatabase(settings.om_url)
     with recorded_run("shipments", warehouse) as run, AmazonConnector(settings) as amazon:
         found, lines = extract(om)
         packages, unsendable = build_packages(found, lines, {k.lower(): v for k, v in (carriers or DEFAULT_CARRIERS).items()})

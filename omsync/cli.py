@@ -97,7 +97,7 @@ def sql(
     if format not in ("table", "csv", "json", "parquet"):
         raise typer.BadParameter("choose table, csv, json or parquet", param_hint="--format")
     settings = _settings()
-    frame = run_query(Warehouse(settings.warehouse), query)
+    frame = run_query(Warehouse.of(settings), query)
     if format == "table":
         table = Table(*frame.columns)
         for row in frame.iter_rows():
@@ -178,7 +178,7 @@ def prices_approve(skus: list[str] = typer.Argument(..., help="SKUs whose held p
     from connectors import ops
     from connectors.warehouse import Warehouse
 
-    with Warehouse(_settings().warehouse).write() as con:
+    with Warehouse.of(_settings()).write() as con:
         approved = ops.approve_prices(con, skus)
     if approved.height:
         table = Table("sku", "previous", "new price", "change %", title="Approved; sent by the next prices run")
