@@ -18,6 +18,13 @@ def start_run(con: duckdb.DuckDBPyConnection, run_id: str, flow: str, prefect_ru
                 [run_id, flow, prefect_run_id])
 
 
+def mark_crashed(con: duckdb.DuckDBPyConnection, flow: str, run_id: str) -> None:
+    """Runs of `flow` still RUNNING were killed: only the run holding the flow's lease calls this."""
+    con.execute("UPDATE ops.runs SET outcome = 'CRASHED', message = 'stopped without finishing; noticed at ' || "
+                "strftime(now(), '%Y-%m-%d %H:%M:%S UTC') || ' by run ' || ? WHERE flow = ? AND outcome = 'RUNNING'",
+                [run_id, flow])
+
+
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, count_in: int, count_out: int, outcome: str, message: str) -> None:
     con.execute("UPDATE ops.runs SET finished = now(), count_in = ?, count_out = ?, outcome = ?, message = ? WHERE run_id = ?",
                 [count_in, count_out, outcome, message, run_id])
