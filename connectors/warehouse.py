@@ -117,7 +117,7 @@ class Warehouse:
         with self._attached(read_only=True, must_exist=False) as con:
             return con is not None
 
-    def _ducklake_url(self) -> str:
+    def ducklake_url(self) -> str:
         if self.on_postgres:
             return f"ducklake:postgres:{self.catalog.replace('postgres://', 'postgresql://', 1)}"
         return f"ducklake:sqlite:{self.catalog_path.resolve()}"
@@ -137,7 +137,7 @@ class Warehouse:
             if not read_only and not self.on_postgres and not self.catalog_path.exists():
                 self._prepare_folder()
                 _create_sqlite_catalog(self.catalog_path)
-            con.execute(f"ATTACH {sql_literal(self._ducklake_url())} AS {ALIAS} ({', '.join(options)})")
+            con.execute(f"ATTACH {sql_literal(self.ducklake_url())} AS {ALIAS} ({', '.join(options)})")
             con.execute(f"USE {ALIAS}")
             return con
         except duckdb.Error as exc:
