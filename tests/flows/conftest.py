@@ -38,6 +38,14 @@ class FlowWorld:
         with self.om.session() as con:
             con.execute(sql_for_table(self.om.table_ref), params)
 
+    def committed(self, schema: str, name: str) -> bool:
+        """Whether the warehouse's newest snapshot holds this table or view (a flow has committed it)."""
+        if not self.warehouse.catalog_path.exists():
+            return False
+        with self.warehouse.read() as con:
+            return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = 'wh' "
+                               "AND table_schema = ? AND table_name = ?", [schema, name]).fetchone()[0] > 0
+
     def kill_between_om_commit_and_record(self, flow: str, prefect_api: str, started: Callable[[], bool],
                                           committed: Callable[[], bool]) -> None:
         """`omsync run <flow>` as a real process: once `started()`, hold the write lock of the warehouse's
