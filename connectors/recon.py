@@ -29,7 +29,8 @@ def record_settlement(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, sett
     warehouse.land(con, "settlement_lines", lines, re.sub(r"[^A-Za-z0-9_-]", "_", settlement_id))
     con.execute("CREATE OR REPLACE VIEW recon.settlement_lines AS SELECT * EXCLUDE (filename) FROM landing.settlement_lines")
     with registered(con, "settlement_row", settlement):
-        con.execute("INSERT OR REPLACE INTO recon.settlements BY NAME SELECT *, now() AS applied_at FROM settlement_row")
+        con.execute("DELETE FROM recon.settlements WHERE settlement_id IN (SELECT settlement_id FROM settlement_row)")
+        con.execute("INSERT INTO recon.settlements BY NAME SELECT *, now() AS applied_at FROM settlement_row")
     record_invoices(con, invoices)
     record_exceptions(con, exceptions)
 
@@ -48,17 +49,18 @@ def record_invoices(con: duckdb.DuckDBPyConnection, invoices: pl.DataFrame) -> N
     with registered(con, "invoice_rows", invoices):
         con.execute(
             """
-            INSERT INTO recon.invoices BY NAME SELECT *, now() AS updated_at FROM invoice_rows
-            ON CONFLICT (invoice_id) DO UPDATE SET
-                invoice_no = excluded.invoice_no, order_id = excluded.order_id, sales_order_id = excluded.sales_order_id,
-                invoice_date = excluded.invoice_date, due_date = excluded.due_date, currency = excluded.currency,
-                expected = excluded.expected, settled = coalesce(excluded.settled, recon.invoices.settled),
-                fees = excluded.fees,
-                difference = coalesce(excluded.difference, recon.invoices.difference),
-                payment_status = excluded.payment_status, paid_at = coalesce(excluded.paid_at, recon.invoices.paid_at),
-                reason = excluded.reason,
-                last_settlement_id = coalesce(excluded.last_settlement_id, recon.invoices.last_settlement_id),
-                updated_at = excluded.updated_at
+            MERGE INTO recon.invoices AS i USING (SELECT *, now() AS updated_at FROM invoice_rows) AS x ON i.invoice_id = x.invoice_id
+            WHEN MATCHED THEN UPDATE SET
+                invoice_no = x.invoice_no, order_id = x.order_id, sales_order_id = x.sales_order_id,
+                invoice_date = x.invoice_date, due_date = x.due_date, currency = x.currency,
+                expected = x.expected, settled = coalesce(x.settled, i.settled),
+                fees = x.fees,
+                difference = coalesce(x.difference, i.difference),
+                payment_status = x.payment_status, paid_at = coalesce(x.paid_at, i.paid_at),
+                reason = x.reason,
+                last_settlement_id = coalesce(x.last_settlement_id, i.last_settlement_id),
+                updated_at = now()
+            WHEN NOT MATCHED THEN INSERT BY NAME
             """
         )
 
@@ -70,12 +72,15 @@ def record_exceptions(con: duckdb.DuckDBPyConnection, exceptions: pl.DataFrame) 
     with registered(con, "exception_rows", exceptions):
         con.execute(
             """
-            INSERT INTO recon.exceptions BY NAME SELECT 'settlement' AS flow, *, now() AS created_at FROM exception_rows
-            ON CONFLICT (flow, kind, key) DO UPDATE SET amount = excluded.amount, reason = excluded.reason, raw = excluded.raw
+            MERGE INTO recon.exceptions AS e USING (SELECT 'settlement' AS flow, *, now() AS created_at FROM exception_rows) AS x
+                ON e.flow = x.flow AND e.kind = x.kind AND e.key = x.key
+            WHEN MATCHED THEN UPDATE SET amount = x.amount, reason = x.reason, raw = x.raw
+            WHEN NOT MATCHED THEN INSERT BY NAME
             """
         )
 
 
 def record_report(con: duckdb.DuckDBPyConnection, report_id: str, created_time: str | None, settlement_ids: list[str], outcome: str) -> None:
-    con.execute("INSERT OR REPLACE INTO ops.settlement_reports VALUES (?, ?, ?, ?, now())",
+    con.execute("DELETE FROM ops.settlement_reports WHERE report_id = ?", [report_id])
+    con.execute("INSERT INTO ops.settlement_reports VALUES (?, ?, ?, ?, now())",
                 [report_id, created_time, ",".join(settlement_ids), outcome])

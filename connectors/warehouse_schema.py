@@ -1,4 +1,7 @@
-"""Versioned migrations of the DuckDB warehouse: schemas `ops` and `recon` (DESIGN.md contract)."""
+"""Versioned migrations of the warehouse (DuckLake): schemas `ops` and `recon` (DESIGN.md contract).
+
+DuckLake has no primary keys, unique constraints or indexes: each table's key is named in a
+comment and kept by its writers, which MERGE on it. A migration must not declare one."""
 
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (
@@ -7,7 +10,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE SCHEMA IF NOT EXISTS ops;
         CREATE SCHEMA IF NOT EXISTS recon;
         CREATE TABLE ops.runs (
-            run_id VARCHAR PRIMARY KEY,
+            run_id VARCHAR NOT NULL,  -- key
             flow VARCHAR NOT NULL,
             prefect_run_id VARCHAR,
             started TIMESTAMPTZ NOT NULL,
@@ -24,11 +27,11 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             reason VARCHAR NOT NULL,
             first_seen TIMESTAMPTZ NOT NULL,
             last_seen TIMESTAMPTZ NOT NULL,
-            resolved_at TIMESTAMPTZ,
-            PRIMARY KEY (flow, key, reason)
+            resolved_at TIMESTAMPTZ
+            -- key: flow, key, reason
         );
         CREATE TABLE ops.listing_state (
-            sku VARCHAR PRIMARY KEY,
+            sku VARCHAR NOT NULL,  -- key
             product_type VARCHAR,
             quantity_sent INTEGER,
             quantity_accepted INTEGER,
@@ -48,7 +51,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             price_verdict_at TIMESTAMPTZ
         );
         CREATE TABLE ops.orders (
-            amazon_order_id VARCHAR PRIMARY KEY,
+            amazon_order_id VARCHAR NOT NULL,  -- key
             sales_order_id BIGINT,
             customer_id BIGINT,
             match_rule VARCHAR,
@@ -63,11 +66,11 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             flow VARCHAR NOT NULL,
             name VARCHAR NOT NULL,
             value VARCHAR NOT NULL,
-            updated_at TIMESTAMPTZ NOT NULL,
-            PRIMARY KEY (flow, name)
+            updated_at TIMESTAMPTZ NOT NULL
+            -- key: flow, name
         );
         CREATE TABLE recon.settlements (
-            settlement_id VARCHAR PRIMARY KEY,
+            settlement_id VARCHAR NOT NULL,  -- key
             period_start TIMESTAMPTZ,
             period_end TIMESTAMPTZ,
             deposit_date TIMESTAMPTZ,
@@ -90,8 +93,8 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             posted_at TIMESTAMPTZ,
             sku VARCHAR,
             quantity INTEGER,
-            source_file VARCHAR,
-            PRIMARY KEY (settlement_id, line_no)
+            source_file VARCHAR
+            -- key: settlement_id, line_no
         );
         CREATE TABLE recon.invoices (
             invoice_id BIGINT NOT NULL,
@@ -104,8 +107,8 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             difference DECIMAL(18,4),
             payment_status VARCHAR,
             reason VARCHAR,
-            reconciled_at TIMESTAMPTZ,
-            PRIMARY KEY (invoice_id, settlement_id)
+            reconciled_at TIMESTAMPTZ
+            -- key: invoice_id, settlement_id
         );
         CREATE TABLE recon.exceptions (
             flow VARCHAR NOT NULL,
@@ -116,8 +119,8 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             amount DECIMAL(18,4),
             reason VARCHAR NOT NULL,
             raw VARCHAR,
-            created_at TIMESTAMPTZ NOT NULL,
-            PRIMARY KEY (flow, kind, key)
+            created_at TIMESTAMPTZ NOT NULL
+            -- key: flow, kind, key
         );
         """,
     ),
@@ -125,7 +128,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         2,
         """
         CREATE TABLE ops.price_guard (
-            sku VARCHAR PRIMARY KEY,
+            sku VARCHAR NOT NULL,  -- key
             price DECIMAL(18,4) NOT NULL,
             previous DECIMAL(18,4),
             change_percent DOUBLE,
@@ -140,7 +143,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         3,
         """
         CREATE TABLE ops.shipments (
-            shipping_order_id BIGINT PRIMARY KEY,
+            shipping_order_id BIGINT NOT NULL,  -- key
             amazon_order_id VARCHAR,
             package_reference_id VARCHAR,
             fingerprint VARCHAR,
@@ -172,7 +175,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             NULL::VARCHAR AS promotion_id, NULL::VARCHAR AS extra, NULL::VARCHAR AS role, NULL::VARCHAR AS source_file
             WHERE false;
         CREATE TABLE recon.invoices (
-            invoice_id BIGINT PRIMARY KEY,
+            invoice_id BIGINT NOT NULL,  -- key
             invoice_no VARCHAR,
             order_id VARCHAR,
             sales_order_id BIGINT,
@@ -190,7 +193,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             updated_at TIMESTAMPTZ NOT NULL
         );
         CREATE TABLE ops.settlement_reports (
-            report_id VARCHAR PRIMARY KEY,
+            report_id VARCHAR NOT NULL,  -- key
             created_time TIMESTAMPTZ,
             settlement_ids VARCHAR,
             outcome VARCHAR NOT NULL,

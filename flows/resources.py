@@ -26,7 +26,7 @@ class Resources:
                  connect_amazon: Callable[[Settings], AmazonConnector] = AmazonConnector) -> None:
         self.settings = settings
         self.om = om or OmDatabase(settings.om_url)
-        self.warehouse = warehouse or Warehouse(settings.warehouse)
+        self.warehouse = warehouse or Warehouse.of(settings)
         self.connect_amazon = connect_amazon
         self._amazon: AmazonConnector | None = None
 

@@ -14,6 +14,7 @@ from prefect.runtime import flow_run
 
 from connectors import ops
 from connectors.problem_queries import open_quarantine
+from connectors.run_lock import run_lease
 from connectors.warehouse import Warehouse
 
 PROBLEM_SCHEMA = {"kind": pl.String, "key": pl.String, "value": pl.String, "reason": pl.String}
@@ -49,10 +50,18 @@ class RunReport:
 
 @contextmanager
 def recorded_run(flow: str, warehouse: Warehouse) -> Iterator[RunReport]:
+    """One run of a flow at a time (its lease, across processes and machines), recorded."""
+    with run_lease(warehouse, flow), _recorded(flow, warehouse) as report:
+        yield report
+
+
+@contextmanager
+def _recorded(flow: str, warehouse: Warehouse) -> Iterator[RunReport]:
     """Write ops.runs at the start and the end (with the run's bad input), and publish the run's artifacts whatever happens."""
     prefect_id = str(flow_run.id) if flow_run.id else None
     report = RunReport(flow, prefect_id or str(uuid.uuid4()))
     with warehouse.write() as con:
+        ops.mark_crashed(con, flow, report.run_id)  # under the lease, a run still RUNNING is a dead one
         ops.start_run(con, report.run_id, flow, prefect_id)
     try:
         yield report

@@ -90,15 +90,19 @@ def sql(
     query: str = typer.Argument(..., help="One SELECT statement over the ops, recon and landing schemas."),
     format: str = typer.Option("table", "--format", "-f", help="table, csv, json or parquet."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
+    at: Optional[str] = typer.Option(None, "--at", help="Answer as of this moment, e.g. '2026-12-01 09:30:00+00'."),
+    snapshot: Optional[int] = typer.Option(None, "--snapshot", min=0, help="Answer as of this snapshot (`omsync warehouse snapshots`)."),
 ) -> None:
-    """Run a read-only query on the published warehouse snapshot."""
+    """Run a read-only query on one snapshot of the warehouse (the newest unless --at or --snapshot)."""
     from connectors.warehouse import Warehouse
     from omsync.adhoc_sql import render, run_query
 
     if format not in ("table", "csv", "json", "parquet"):
         raise typer.BadParameter("choose table, csv, json or parquet", param_hint="--format")
+    if at is not None and snapshot is not None:
+        raise typer.BadParameter("give --at or --snapshot, not both", param_hint="--at")
     settings = _settings()
-    frame = run_query(Warehouse(settings.warehouse), query)
+    frame = run_query(Warehouse.of(settings), query, snapshot=snapshot, at=at)
     if format == "table":
         table = Table(*frame.columns)
         for row in frame.iter_rows():
@@ -111,6 +115,48 @@ def sql(
     else:
         sys.stdout.buffer.write(payload)
         sys.stdout.buffer.flush()
+
+
+@app.command("shell")
+def shell() -> None:
+    """Open the DuckDB CLI on the warehouse, read-only and confined to it, offline (ops, recon, landing)."""
+    from omsync.adhoc_sql import shell_command
+
+    command = shell_command(_warehouse())
+    sys.stdout.flush()
+    os.execv(command[0], command)
+
+
+def _warehouse():
+    from connectors.warehouse import Warehouse
+
+    return Warehouse.of(_settings())
+
+
+warehouse_app = typer.Typer(help="The warehouse (DuckLake): create, move in, list snapshots.", no_args_is_help=True)
+app.add_typer(warehouse_app, name="warehouse")
+
+
+@warehouse_app.command("migrate")
+def warehouse_migrate() -> None:
+    """Create or migrate the warehouse; a single-file warehouse of an earlier version at OMSYNC_WAREHOUSE
+    is moved in once (flows do the same on first use)."""
+    warehouse = _warehouse()
+    single_file = warehouse.path.is_file() and not warehouse.exists()
+    tables = warehouse.init()
+    moved = f"; {warehouse.path} moved in (it can be deleted)" if single_file else ""
+    console.print(f"warehouse ready in {warehouse.shown}: {len(tables)} tables and views{moved}", highlight=False)
+
+
+@warehouse_app.command("snapshots")
+def warehouse_snapshots(last: int = typer.Option(20, min=1, help="How many of the newest to show.")) -> None:
+    """The committed snapshots, newest last: what `omsync sql --snapshot N` and `--at` travel to."""
+    frame = _warehouse().snapshots().tail(last)
+    table = Table("snapshot", "time (UTC)", "changes", title="Warehouse snapshots")
+    for number, when, changes in frame.iter_rows():
+        table.add_row(str(number), when.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                      "; ".join(f"{what}: {', '.join(names)}" for what, names in changes.items()))
+    console.print(table)
 
 
 @app.command("demo")
@@ -182,7 +228,7 @@ def prices_approve(skus: list[str] = typer.Argument(..., help="SKUs whose held p
     from connectors import ops
     from connectors.warehouse import Warehouse
 
-    with Warehouse(_settings().warehouse).write() as con:
+    with Warehouse.of(_settings()).write() as con:
         approved = ops.approve_prices(con, skus)
     if approved.height:
         table = Table("sku", "previous", "new price", "change %", title="Approved; sent by the next prices run")

@@ -41,7 +41,7 @@ def run_story(settings: Settings, items: int, sites: int, customers: int, seed: 
     """Tell the story step by step with a progress line each; returns each flow's counts."""
     from flows.registry import FLOWS
 
-    demo = Demo(OmDatabase(settings.om_url), Warehouse(settings.warehouse))
+    demo = Demo(OmDatabase(settings.om_url), Warehouse.of(settings))
     state_file = settings.warehouse.with_name("sandbox-state.json")
     results: dict[str, dict] = {}
 

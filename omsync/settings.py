@@ -55,6 +55,8 @@ def mask_url(url: str) -> str:
 class Settings:
     om_url: str = DEFAULT_OM_URL
     warehouse: Path = Path(DEFAULT_WAREHOUSE)
+    warehouse_catalog: str | None = None  # a PostgreSQL URL: the DuckLake catalog several machines share
+    warehouse_data: str | None = None  # the DuckLake data path, if not beside OMSYNC_WAREHOUSE
     amazon_endpoint: str | None = None
     seller_id: str = DEFAULT_SELLER_ID
     marketplace_id: str = DEFAULT_MARKETPLACE_ID
@@ -67,7 +69,7 @@ class Settings:
         shown = []
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "om_url":
+            if f.name in ("om_url", "warehouse_catalog") and value:
                 value = mask_url(value)
             shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
@@ -88,9 +90,14 @@ class Settings:
         currency = env.get("OMSYNC_CURRENCY") or DEFAULT_CURRENCY
         if len(currency) != 3 or not currency.isalpha():
             raise ConfigError(f"OMSYNC_CURRENCY must be a three-letter ISO code, got {currency!r}")
+        catalog = env.get("OMSYNC_WAREHOUSE_CATALOG") or None
+        if catalog is not None and urlsplit(catalog).scheme not in ("postgresql", "postgres"):
+            raise ConfigError(f"OMSYNC_WAREHOUSE_CATALOG must be a postgresql:// URL, got {mask_url(catalog)!r}")
         return cls(
             om_url=om_url,
             warehouse=Path(env.get("OMSYNC_WAREHOUSE") or DEFAULT_WAREHOUSE),
+            warehouse_catalog=catalog,
+            warehouse_data=env.get("OMSYNC_WAREHOUSE_DATA") or None,
             amazon_endpoint=endpoint.rstrip("/") if endpoint else None,
             seller_id=env.get("OMSYNC_SELLER_ID") or DEFAULT_SELLER_ID,
             marketplace_id=env.get("OMSYNC_MARKETPLACE_ID") or DEFAULT_MARKETPLACE_ID,

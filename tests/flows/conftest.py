@@ -1,8 +1,8 @@
 """Flow tests: a real OM (SQLite or PostgreSQL), the sandbox over HTTP, a fresh warehouse, Prefect."""
 
-import fcntl
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -55,10 +55,19 @@ class FlowWorld:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait(30)
 
+    def committed(self, schema: str, name: str) -> bool:
+        """Whether the warehouse's newest snapshot holds this table or view (a flow has committed it)."""
+        if not self.warehouse.catalog_path.exists():
+            return False
+        with self.warehouse.read() as con:
+            return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = 'wh' "
+                               "AND table_schema = ? AND table_name = ?", [schema, name]).fetchone()[0] > 0
+
     def kill_between_om_commit_and_record(self, flow: str, prefect_api: str, started: Callable[[], bool],
                                           committed: Callable[[], bool]) -> None:
-        """`omsync run <flow>` as a real process: once `started()`, hold the warehouse lock so that the
-        flow can commit to the OM but not record it; once `committed()`, SIGKILL it."""
+        """`omsync run <flow>` as a real process: once `started()`, hold the write lock of the warehouse's
+        SQLite catalog so that the flow can commit to the OM but not record it (its warehouse commits
+        fail and are retried); once `committed()`, SIGKILL it."""
         env = {**os.environ, **self.env, "PREFECT_API_URL": prefect_api}
         child = subprocess.Popen([str(Path(sys.executable).with_name("omsync")), "run", flow], env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -69,15 +78,15 @@ class FlowWorld:
                 assert child.poll() is None and time.monotonic() < deadline
                 time.sleep(pause)
 
-        with open(self.warehouse.lock_path, "a+") as lock:
-            try:
-                wait_for(started, 0.01)
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                wait_for(committed, 0.05)
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait(30)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        wait_for(started, 0.01)
+        catalog = sqlite3.connect(self.warehouse.catalog_path, timeout=30, isolation_level=None)
+        try:
+            catalog.execute("BEGIN EXCLUSIVE")
+            wait_for(committed, 0.05)
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait(30)
+        finally:
+            catalog.close()
 
 
 @pytest.fixture

@@ -162,8 +162,7 @@ def test_killed_between_the_om_commit_and_the_watermark_the_rerun_duplicates_not
     stock_catalog(world)
     world.sandbox.admin("POST", "orders", {"count": 40, "release": True})
     world.sandbox.admin("POST", "clock/advance", {"seconds": 300})
-    landing = world.warehouse.landing_dir / "amazon_orders"
-    world.kill_between_om_commit_and_record("orders", prefect_server, started=lambda: landing.exists() and any(landing.glob("*.parquet")),
+    world.kill_between_om_commit_and_record("orders", prefect_server, started=lambda: world.committed("landing", "amazon_orders"),
                                             committed=lambda: not om_orders(world).is_empty())
     imported = om_orders(world)
     with world.warehouse.read() as con:
