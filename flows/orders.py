@@ -28,6 +28,7 @@ from omsync.settings import Settings
 from transforms.customers import match_customers
 from transforms.orders import (ORDER_SCHEMA, PII_FIELDS, choose_hold_sites, flatten_lines, flatten_orders, latest_versions,
                                plan_orders)
+from transforms.text import clean_text
 
 WATERMARK = "last_updated_before"
 BATCH_ORDERS = 20_000  # per OM transaction: the next batch downloads while this one is imported
@@ -217,7 +218,7 @@ def orders(overlap_minutes: float = 10.0, initial_days: float = 30.0, terms_code
             for number, fetched in enumerate(batches, start=1):
                 raw, redacted = as_frame(fetched)
                 land(warehouse, {"amazon_orders": redacted}, f"{run.run_id}-{number}")
-                flat, lines = flatten_orders(raw), flatten_lines(raw)
+                flat, lines = clean_text(flatten_orders(raw)), clean_text(flatten_lines(raw))
                 plan = plan_orders(flat, lines, items, orders_in_om(om, flat["order_id"]))
                 imported = import_orders(om, settings.marketplace_id, terms_code, flat, lines, items, plan)
                 record(warehouse, plan, imported)
