@@ -5,9 +5,10 @@ and writes are set-based statements over staged frames, one transaction per batc
 path for both dialects. Every session exposes the contract tables as typed views (`item`,
 `inventory`, …) so callers see the same DuckDB types on SQLite and PostgreSQL.
 
-SQLite stores any value in any column (`on_hand = 'abc'`), so it is read as text and each value typed
-where it is valid and NULL where it is not; the view's `unreadable` column then names every such
-value as stored (`on_hand='abc'`), for a transform to quarantine. PostgreSQL enforces the types itself.
+SQLite stores any value in any column (`on_hand = 'abc'`), so a reading session reads it as text and
+types each value where it is valid, NULL where it is not; the view's `unreadable` column then names
+every such value as stored (`on_hand=abc`), for a transform to quarantine. PostgreSQL enforces the
+types itself (`unreadable` is always NULL there), as SQLite does for what omsync writes.
 """
 
 from __future__ import annotations
@@ -99,8 +100,10 @@ class OmDatabase:
                     raise ConfigError(f"OMSYNC_OM_URL: no OM database at {self.sqlite_path}; run `omsync om init`")
                 self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
                 load_extension(con, "sqlite_scanner")
-                # Typed reads fail on the first value of another type: read text, type it in the views.
-                con.execute("SET sqlite_all_varchar = true")
+                if read_only:
+                    # Typed reads fail on the first value of another type: read text, type it in the
+                    # views. Writing sessions keep typed columns, for their statements' comparisons.
+                    con.execute("SET sqlite_all_varchar = true")
                 # Always read-write: after a writer was killed, only a read-write connection may run
                 # SQLite's WAL recovery; a read-only one can miss committed transactions (seen here).
                 con.execute(f"ATTACH {sql_literal(str(self.sqlite_path))} AS om (TYPE sqlite)")
@@ -129,7 +132,8 @@ class OmDatabase:
             existing = self._existing_tables(con)
             for table in TABLES:
                 if table.name in existing:
-                    con.execute(f"CREATE TEMP VIEW {table.name} AS SELECT {self._typed_columns(table)} FROM {self.table_ref(table.name)}")
+                    columns = self._typed_columns(table, as_text=read_only and self.dialect == "sqlite")
+                    con.execute(f"CREATE TEMP VIEW {table.name} AS SELECT {columns} FROM {self.table_ref(table.name)}")
             yield con
         finally:
             con.close()
@@ -140,8 +144,8 @@ class OmDatabase:
         ).fetchall()
         return {r[0] for r in rows}
 
-    def _typed_columns(self, table: Table) -> str:
-        if self.dialect == "postgres":
+    def _typed_columns(self, table: Table, as_text: bool) -> str:
+        if not as_text:
             typed = ", ".join(f"CAST({c.name} AS {DUCK_TYPES[c.kind]}) AS {c.name}" for c in table.columns)
             return f"{typed}, CAST(NULL AS VARCHAR) AS {UNREADABLE}"
         typed = ", ".join(f"{_typed_text(c.kind, c.name)} AS {c.name}" for c in table.columns)

@@ -19,7 +19,6 @@ from connectors.om import OmDatabase
 from connectors.om_settlement import apply_payments, invoices_for_orders, mark_overdue, open_invoices
 from connectors.warehouse import Warehouse
 from flows.runs import PROBLEM_SCHEMA, recorded_run
-from omsync.errors import UserError
 from omsync.settings import Settings
 from transforms.settlement import (EXCEPTION_SCHEMA, Reconciliation, balance, classify_lines, find_overdue, line_exceptions,
                                    reconcile_orders, settle_orders)
@@ -65,16 +64,17 @@ def fetch_reports(amazon: AmazonConnector, mark: str | None, seen: set[str], ove
     return documents, newest
 
 
-def read_files(paths: list[str]) -> list[Document]:
-    """Report files a user downloaded from Seller Central (backfill)."""
-    documents = []
+def read_files(paths: list[str]) -> tuple[list[Document], pl.DataFrame]:
+    """Report files a user downloaded from Seller Central (backfill), and the files that cannot be read, with why."""
+    documents, unreadable = [], []
     for path in paths:
         try:
-            content = Path(path).read_bytes()
+            documents.append(Document(str(Path(path).resolve()), decode_report(Path(path).read_bytes(), None)))
         except OSError as exc:
-            raise UserError(f"cannot read settlement file {path}: {exc.strerror}") from None
-        documents.append(Document(str(Path(path).resolve()), decode_report(content, None)))
-    return documents
+            unreadable.append({"key": path, "raw_value": "", "reason": f"cannot read settlement file: {exc.strerror}"})
+        except ReportFormatError as exc:
+            unreadable.append({"key": path, "raw_value": "", "reason": str(exc)})
+    return documents, pl.DataFrame(unreadable, schema={"key": pl.String, "raw_value": pl.String, "reason": pl.String})
 
 
 def settlements_in(parsed: ParsedReport) -> list[str]:
@@ -197,8 +197,9 @@ def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of:
             applied_before = recon.applied_settlements(con)
             mark, seen = ops.read_watermark(con, "settlement", WATERMARK), recon.read_reports(con)
         newest = None
+        unreadable = pl.DataFrame(schema={"key": pl.String, "raw_value": pl.String, "reason": pl.String})
         if files:
-            documents = read_files(files)
+            documents, unreadable = read_files(files)
         else:
             with AmazonConnector(settings) as amazon:
                 documents, newest = fetch_reports(amazon, mark, seen, overlap_days)
@@ -208,9 +209,7 @@ def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of:
             try:
                 parsed = parse_settlement_report(document.text)
             except ReportFormatError as exc:
-                if document.report_id is None:
-                    raise UserError(f"{document.source}: {exc}") from None
-                run.add_problems("unreadable report", pl.DataFrame({"key": [document.report_id], "raw_value": [""], "reason": [str(exc)]}))
+                unreadable = pl.concat([unreadable, pl.DataFrame({"key": [document.report_id or document.source], "raw_value": [""], "reason": [str(exc)]})])
                 continue
             ids = settlements_in(parsed)
             for settlement_id in ids:
@@ -235,11 +234,14 @@ def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of:
         exceptions = pl.concat([r.exceptions for r in done]) if done else pl.DataFrame(schema=EXCEPTION_SCHEMA)
         run.count_in = sum(r.settlement["line_count"] for r in done)
         run.count_out = counts.get("paid", 0) + counts.get("disputed", 0)
-        run.counts = {"reports read": len(documents), "settlements applied": len(done),
+        # one unreadable file never stops the others: each is a problem of the run, named with why
+        run.add_problems("unreadable report", unreadable)
+        run.counts = {"reports read": len(documents), "reports unreadable": unreadable.height,
+                      "settlements applied": len(done),
                       "settlements already applied": len(results) - len(done), "lines": run.count_in,
                       "unbalanced settlements": sum(1 for r in done if not r.settlement["balanced"]),
                       "invoices paid": counts.get("paid", 0), "invoices disputed": counts.get("disputed", 0),
                       "invoices now overdue": overdue.height, "exceptions": exceptions.height}
         run.sections = [line for r in results for line in describe(r, overdue.height)]
-        run.problems.append(exceptions.select("kind", "key", "reason", value=pl.coalesce(pl.col("amount").cast(pl.String), "raw")).cast(PROBLEM_SCHEMA))
+        run.problems.append(exceptions.select("kind", "key", value=pl.coalesce(pl.col("amount").cast(pl.String), "raw"), reason="reason").cast(PROBLEM_SCHEMA))
         return run.counts
