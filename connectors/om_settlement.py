@@ -44,6 +44,8 @@ def apply_payments(om: OmDatabase, payments: pl.DataFrame, invoices: pl.DataFram
     with om.session() as con:
         con.begin()
         inserted = om.insert_missing(con, "invoice_payment", payments, ("invoice_id", "settlement_id"))
+        # a settlement pays an invoice once: a later, complete delivery of it corrects the amount, never adds one
+        om.update_matching(con, "invoice_payment", payments.select("invoice_id", "settlement_id", "amount"), ("invoice_id", "settlement_id"))
         om.update_matching(con, "invoice", invoices.select("invoice_id", "payment_status", paid_amount="settled", paid_at="paid_at"),
                            ("invoice_id",))
         con.commit()

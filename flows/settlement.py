@@ -20,8 +20,8 @@ from connectors.om_settlement import apply_payments, invoices_for_orders, mark_o
 from connectors.warehouse import Warehouse
 from flows.runs import PROBLEM_SCHEMA, recorded_run
 from omsync.settings import Settings
-from transforms.settlement import (EXCEPTION_SCHEMA, Reconciliation, balance, classify_lines, find_overdue, line_exceptions,
-                                   reconcile_orders, settle_orders)
+from transforms.settlement import (EXCEPTION_SCHEMA, Reconciliation, balance, changed_applied_lines, classify_lines, find_overdue,
+                                   line_exceptions, reconcile_orders, settle_orders, supersedes)
 from transforms.settlement_report import ParsedReport, ReportFormatError, decode_report, parse_settlement_report
 
 WATERMARK = "created_since"
@@ -62,6 +62,30 @@ def fetch_reports(amazon: AmazonConnector, mark: str | None, seen: set[str], ove
                                   report["reportId"], report.get("createdTime")))
     newest = max((r["createdTime"] for r in reports), default=mark)
     return documents, newest
+
+
+def delivery_balances(parsed: ParsedReport, settlement_id: str) -> bool:
+    """Whether this file's lines of the settlement add up to its summary's total."""
+    summary = parsed.summaries.filter(pl.col("settlement_id") == settlement_id).head(1)
+    reported = summary["reported_total"].item() if summary.height else None
+    return balance(reported, classify_lines(parsed.lines.filter(pl.col("settlement_id") == settlement_id)))[1]
+
+
+def superseded_by(warehouse: Warehouse, document: Document, parsed: ParsedReport, settlement_id: str, applied: tuple[str, bool]) -> bool:
+    """Whether this delivery of an applied settlement replaces it (DESIGN: the rest of a truncated file);
+    one that changes lines already applied is recorded as an exception and applies nothing."""
+    if applied[1]:
+        return False
+    delivered = parsed.lines.filter(pl.col("settlement_id") == settlement_id)
+    with warehouse.read_latest() as con:
+        changed = changed_applied_lines(recon.applied_lines(con, settlement_id), delivered)
+    if changed.height:
+        with warehouse.write() as con:
+            recon.record_exceptions(con, pl.DataFrame([{
+                "kind": "changed_delivery", "key": f"{settlement_id}:{document.source}", "settlement_id": settlement_id, "order_id": None,
+                "amount": None, "reason": f"this delivery changes or drops {changed.height} line(s) already applied: nothing applied, a person must decide",
+                "raw": None}], schema=EXCEPTION_SCHEMA))
+    return supersedes(applied[1], changed, delivery_balances(parsed, settlement_id))
 
 
 def read_files(paths: list[str]) -> tuple[list[Document], pl.DataFrame]:
@@ -213,11 +237,11 @@ def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of:
                 continue
             ids = settlements_in(parsed)
             for settlement_id in ids:
-                if settlement_id in applied_before:
-                    results.append(Applied(settlement_id, "already applied", {"source": applied_before[settlement_id] or "earlier"}))
+                if settlement_id in applied_before and not superseded_by(warehouse, document, parsed, settlement_id, applied_before[settlement_id]):
+                    results.append(Applied(settlement_id, "already applied", {"source": applied_before[settlement_id][0] or "earlier"}))
                     continue
                 results.append(apply_settlement(om, warehouse, document, parsed, settlement_id))
-                applied_before[settlement_id] = document.source
+                applied_before[settlement_id] = (document.source, results[-1].settlement["balanced"])
             if document.report_id:
                 with warehouse.write() as con:
                     recon.record_report(con, document.report_id, document.created_time, ids, "read")
