@@ -45,6 +45,7 @@ class Applied:
     settlement: dict
     reconciliation: Reconciliation | None = None
     exceptions: pl.DataFrame | None = None
+    paid_now: pl.Series | None = None  # the invoices whose payment THIS run recorded (another run or an earlier try may have)
 
 
 @task(cache_policy=NO_CACHE)
@@ -125,7 +126,7 @@ def apply_settlement(om: OmDatabase, warehouse: Warehouse, document: Document, p
     settled = settled.join(incomplete.select("order_id"), on="order_id", how="anti")
     invoices, known = invoices_for_orders(om, settled["order_id"], settlement_id)
     result = reconcile_orders(settled, invoices, known, settlement_id, deposit.date() if deposit else None)
-    apply_payments(om, result.payments, result.invoices)
+    paid_now = apply_payments(om, result.payments, result.invoices)
 
     exceptions = pl.concat([
         result.exceptions, line_exceptions(lines), _bad_row_exceptions(bad),
@@ -146,7 +147,7 @@ def apply_settlement(om: OmDatabase, warehouse: Warehouse, document: Document, p
     with warehouse.write() as con:
         recon.record_settlement(warehouse, con, row, lines.with_columns(source_file=pl.lit(document.source)),
                                 result.invoices.with_columns(last_settlement_id=pl.lit(settlement_id)), exceptions)
-    return Applied(settlement_id, "applied", row.row(0, named=True), result, exceptions)
+    return Applied(settlement_id, "applied", row.row(0, named=True), result, exceptions, paid_now)
 
 
 def _bad_row_exceptions(bad: pl.DataFrame) -> pl.DataFrame:
@@ -253,7 +254,8 @@ def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of:
                 ops.save_watermark(con, "settlement", WATERMARK, newest)
 
         done = [r for r in results if r.outcome == "applied"]
-        statuses = pl.concat([r.reconciliation.invoices.select("payment_status") for r in done]) if done else pl.DataFrame(schema={"payment_status": pl.String})
+        statuses = pl.concat([r.reconciliation.invoices.filter(pl.col("invoice_id").is_in(r.paid_now.implode())).select("payment_status")
+                              for r in done]) if done else pl.DataFrame(schema={"payment_status": pl.String})
         counts = dict(statuses.group_by("payment_status").len().iter_rows())
         exceptions = pl.concat([r.exceptions for r in done]) if done else pl.DataFrame(schema=EXCEPTION_SCHEMA)
         run.count_in = sum(r.settlement["line_count"] for r in done)

@@ -90,3 +90,18 @@ def test_a_truncated_settlement_is_completed_by_its_full_delivery_and_a_changed_
     settled = dict(settle_orders(classify_lines(parsed.lines)).select("order_id", "settled").iter_rows())
     paid_by_order = dict(invoices(world).join(paid, on="invoice_id").select("order_id", pl.col("amount_right")).iter_rows())
     assert paid_by_order and paid_by_order == {o: settled[o] for o in paid_by_order}
+
+
+@pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
+def test_a_run_counts_only_the_payments_it_recorded_itself(world, tmp_path):
+    settled_world(world)
+    report = tmp_path / "settlement.txt"
+    report.write_text("\n".join(settlement_text(world)) + "\n")
+    first = settlement(files=[str(report)])
+    assert first["invoices paid"] + first["invoices disputed"] == payments(world).height > 0
+    # what a second run started at the same time sees: the settlement not yet recorded, its payments in the OM
+    with world.warehouse.write() as con:
+        con.execute("DELETE FROM recon.settlements")
+    second = settlement(files=[str(report)])
+    assert second["invoices paid"] == second["invoices disputed"] == 0, "the other run paid them, not this one"
+    assert payments(world).height == first["invoices paid"] + first["invoices disputed"]
