@@ -4,6 +4,11 @@ DuckDB attaches the OM database itself, so reads are parallel binary scans (benc
 and writes are set-based statements over staged frames, one transaction per batch, on one code
 path for both dialects. Every session exposes the contract tables as typed views (`item`,
 `inventory`, …) so callers see the same DuckDB types on SQLite and PostgreSQL.
+
+SQLite stores any value in any column (`on_hand = 'abc'`), so a reading session reads it as text and
+types each value where it is valid, NULL where it is not; the view's `unreadable` column then names
+every such value as stored (`on_hand=abc`), for a transform to quarantine. PostgreSQL enforces the
+types itself (`unreadable` is always NULL there), as SQLite does for what omsync writes.
 """
 
 from __future__ import annotations
@@ -24,6 +29,25 @@ from omsync.errors import ConfigError
 from omsync.settings import check_om_url, mask_url
 
 Dialect = Literal["sqlite", "postgres"]
+UNREADABLE = "unreadable"  # the typed views' column naming the values that are not of their column's type
+
+
+def _typed_text(kind: Kind, column: str) -> str:
+    """A value SQLite stored, as text, in its column's DuckDB type; NULL when it is not a valid one.
+    Strict: 3.7 is no whole number (a cast would round it to 4), 1.23456 no amount to four decimals."""
+    match kind:
+        case Kind.ID | Kind.INT:
+            return f"CASE WHEN NOT contains({column}, '.') THEN TRY_CAST({column} AS BIGINT) END"
+        case Kind.MONEY:
+            return (f"CASE WHEN regexp_full_match(trim({column}), '[+-]?[0-9]+(\\.[0-9]*)?') "
+                    f"AND TRY_CAST({column} AS DECIMAL(38,10)) = TRY_CAST({column} AS DECIMAL(18,4)) "
+                    f"THEN TRY_CAST({column} AS DECIMAL(18,4)) END")
+        case Kind.BOOL:
+            return f"CASE {column} WHEN '1' THEN true WHEN '0' THEN false ELSE TRY_CAST({column} AS BOOLEAN) END"
+        case Kind.TEXT:
+            return column
+        case _:
+            return f"TRY_CAST({column} AS {DUCK_TYPES[kind]})"
 
 
 def sql_literal(text: str) -> str:
@@ -76,6 +100,10 @@ class OmDatabase:
                     raise ConfigError(f"OMSYNC_OM_URL: no OM database at {self.sqlite_path}; run `omsync om init`")
                 self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
                 load_extension(con, "sqlite_scanner")
+                if read_only:
+                    # Typed reads fail on the first value of another type: read text, type it in the
+                    # views. Writing sessions keep typed columns, for their statements' comparisons.
+                    con.execute("SET sqlite_all_varchar = true")
                 # Always read-write: after a writer was killed, only a read-write connection may run
                 # SQLite's WAL recovery; a read-only one can miss committed transactions (seen here).
                 con.execute(f"ATTACH {sql_literal(str(self.sqlite_path))} AS om (TYPE sqlite)")
@@ -104,7 +132,8 @@ class OmDatabase:
             existing = self._existing_tables(con)
             for table in TABLES:
                 if table.name in existing:
-                    con.execute(f"CREATE TEMP VIEW {table.name} AS SELECT {self._typed_columns(table)} FROM {self.table_ref(table.name)}")
+                    columns = self._typed_columns(table, as_text=read_only and self.dialect == "sqlite")
+                    con.execute(f"CREATE TEMP VIEW {table.name} AS SELECT {columns} FROM {self.table_ref(table.name)}")
             yield con
         finally:
             con.close()
@@ -115,8 +144,15 @@ class OmDatabase:
         ).fetchall()
         return {r[0] for r in rows}
 
-    def _typed_columns(self, table: Table) -> str:
-        return ", ".join(f"CAST({c.name} AS {DUCK_TYPES[c.kind]}) AS {c.name}" for c in table.columns)
+    def _typed_columns(self, table: Table, as_text: bool) -> str:
+        if not as_text:
+            typed = ", ".join(f"CAST({c.name} AS {DUCK_TYPES[c.kind]}) AS {c.name}" for c in table.columns)
+            return f"{typed}, CAST(NULL AS VARCHAR) AS {UNREADABLE}"
+        typed = ", ".join(f"{_typed_text(c.kind, c.name)} AS {c.name}" for c in table.columns)
+        checked = [c for c in table.columns if c.kind is not Kind.TEXT]
+        found = ", ".join(f"CASE WHEN {c.name} IS NOT NULL AND {_typed_text(c.kind, c.name)} IS NULL "
+                          f"THEN {sql_literal(c.name + '=')} || {c.name} END" for c in checked)
+        return f"{typed}, " + (f"NULLIF(concat_ws(' ', {found}), '') AS {UNREADABLE}" if checked else f"CAST(NULL AS VARCHAR) AS {UNREADABLE}")
 
     def init_schema(self) -> list[str]:
         """Create every contract table and index that is missing; returns the tables now present."""

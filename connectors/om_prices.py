@@ -22,6 +22,6 @@ def read_catalog(om: OmDatabase) -> Catalog:
     """Items with their AmazonItem and AmazonPrice attributes, in one OM session."""
     with om.session(read_only=True) as con:
         return Catalog(
-            items=con.execute("SELECT item_id, item_code, backorderable, active FROM item").pl(),
-            attributes=con.execute("SELECT item_id, name, value, tag FROM item_attribute WHERE name IN ('AmazonItem', 'AmazonPrice')").pl(),
+            items=con.execute("SELECT item_id, item_code, backorderable, active, unreadable FROM item").pl(),
+            attributes=con.execute("SELECT item_id, name, value, tag, unreadable FROM item_attribute WHERE name IN ('AmazonItem', 'AmazonPrice')").pl(),
         )

@@ -45,16 +45,20 @@ def terms(om: OmDatabase) -> pl.DataFrame:
     return om.read("SELECT terms_code, net_days, tolerance FROM terms")
 
 
-def apply_payments(om: OmDatabase, payments: pl.DataFrame, invoices: pl.DataFrame) -> int:
+def apply_payments(om: OmDatabase, payments: pl.DataFrame, invoices: pl.DataFrame) -> pl.Series:
     """One settlement's payments and the invoices' new payment status, in one OM transaction; a
-    payment already recorded for this settlement is not recorded again. Returns payments inserted."""
+    payment already recorded for this settlement is not recorded again. Returns the invoice ids this call paid."""
     with om.session() as con:
         con.begin()
-        inserted = om.insert_missing(con, "invoice_payment", payments, ("invoice_id", "settlement_id"))
+        con.register("staged_payments", payments.select("invoice_id", "settlement_id"))
+        recorded = con.execute("SELECT p.invoice_id FROM invoice_payment p JOIN staged_payments s USING (invoice_id, settlement_id)").pl()
+        om.insert_missing(con, "invoice_payment", payments, ("invoice_id", "settlement_id"))
+        # a settlement pays an invoice once: a later, complete delivery of it corrects the amount, never adds one
+        om.update_matching(con, "invoice_payment", payments.select("invoice_id", "settlement_id", "amount"), ("invoice_id", "settlement_id"))
         om.update_matching(con, "invoice", invoices.select("invoice_id", "payment_status", paid_amount="settled", paid_at="paid_at"),
                            ("invoice_id",))
         con.commit()
-    return inserted
+    return payments.join(recorded, on="invoice_id", how="anti")["invoice_id"]
 
 
 def mark_overdue(om: OmDatabase, overdue: pl.DataFrame) -> None:

@@ -27,11 +27,11 @@ def read_stock(om: OmDatabase) -> Stock:
     """Items, their AmazonItem attributes, stock per site, holds and sites, in one OM session."""
     with om.session(read_only=True) as con:
         return Stock(
-            items=con.execute("SELECT item_id, item_code, backorderable, active FROM item").pl(),
-            attributes=con.execute("SELECT item_id, name, value, tag FROM item_attribute WHERE name = 'AmazonItem'").pl(),
+            items=con.execute("SELECT item_id, item_code, backorderable, active, unreadable FROM item").pl(),
+            attributes=con.execute("SELECT item_id, name, value, tag, unreadable FROM item_attribute WHERE name = 'AmazonItem'").pl(),
             # A zero row adds nothing to any sum and a missing row counts as zero, so zero rows (a
-            # third of the benchmark OM's) stay in the database.
-            inventory=con.execute("SELECT item_id, site_id, on_hand FROM inventory WHERE on_hand <> 0").pl(),
-            holds=con.execute("SELECT hold_id, item_id, site_id, qty FROM inventory_hold").pl(),
-            sites=con.execute("SELECT site_id, code FROM site").pl(),
+            # third of the benchmark OM's) stay in the database; unreadable ones are quarantined.
+            inventory=con.execute("SELECT item_id, site_id, on_hand, unreadable FROM inventory WHERE on_hand <> 0 OR unreadable IS NOT NULL").pl(),
+            holds=con.execute("SELECT hold_id, item_id, site_id, qty, unreadable FROM inventory_hold").pl(),
+            sites=con.execute("SELECT site_id, code, unreadable FROM site").pl(),
         )

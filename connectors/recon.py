@@ -11,9 +11,15 @@ from connectors.frames import registered
 from connectors.warehouse import Warehouse
 
 
-def applied_settlements(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """Settlement ids applied so far, with where each came from."""
-    return dict(con.execute("SELECT settlement_id, coalesce(source_file, report_id, '') FROM recon.settlements").fetchall())
+def applied_settlements(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, bool]]:
+    """Settlement ids applied so far, with where each came from and whether it balanced."""
+    rows = con.execute("SELECT settlement_id, coalesce(source_file, report_id, ''), coalesce(balanced, false) FROM recon.settlements").fetchall()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def applied_lines(con: duckdb.DuckDBPyConnection, settlement_id: str) -> pl.DataFrame:
+    """The lines of a settlement as applied."""
+    return con.execute("SELECT * FROM recon.settlement_lines WHERE settlement_id = ?", [settlement_id]).pl()
 
 
 def read_reports(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -31,6 +37,8 @@ def record_settlement(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, sett
     with registered(con, "settlement_row", settlement):
         con.execute("DELETE FROM recon.settlements WHERE settlement_id IN (SELECT settlement_id FROM settlement_row)")
         con.execute("INSERT INTO recon.settlements BY NAME SELECT *, now() AS applied_at FROM settlement_row")
+    if settlement["balanced"].all():  # a delivery that balances supersedes an earlier one that did not
+        con.execute("DELETE FROM recon.exceptions WHERE flow = 'settlement' AND kind = 'unbalanced' AND key = ?", [settlement_id])
     record_invoices(con, invoices)
     record_exceptions(con, exceptions)
 

@@ -19,6 +19,7 @@ from transforms.orders import (OrderPlan, as_om_lines, as_om_orders, cancellable
                                flatten_orders, latest_versions, lines_to_hold, order_outcomes, order_problems, plan_orders,
                                shipped_before_cancel)
 from transforms.terms import DEFAULT_TERMS
+from transforms.text import clean_text
 
 BATCH_ORDERS = 20_000  # per OM transaction: the next batch downloads while this one is imported
 
@@ -64,7 +65,7 @@ def orders(overlap_minutes: float = 10.0, initial_days: float = 30.0, terms_code
             for number, fetched in enumerate(batches, start=1):
                 land(r.warehouse, {"amazon_orders": fetched.landing()}, f"{run.run_id}-{number}")
                 raw = latest_versions(fetched.rows())
-                flat, lines = flatten_orders(raw), flatten_lines(raw)
+                flat, lines = clean_text(flatten_orders(raw)), clean_text(flatten_lines(raw))
                 plan = plan_orders(flat, lines, items, orders_in_om(r.om, flat["order_id"]))
                 imported = import_orders(r.om, r.settings.marketplace_id, terms_code, lines, items, plan)
                 problems.append(record(r.warehouse, plan, imported))

@@ -20,9 +20,8 @@ from connectors.problem_queries import SETTLEMENT_EXCEPTIONS
 from connectors.warehouse import Warehouse
 from flows.resources import Resources, provided
 from flows.runs import PROBLEM_SCHEMA, recorded_run
-from omsync.errors import UserError
-from transforms.settlement import (EXCEPTION_SCHEMA, Reconciliation, balance, classify_lines, find_overdue, line_exceptions,
-                                   reconcile_orders, settle_orders)
+from transforms.settlement import (EXCEPTION_SCHEMA, Reconciliation, balance, changed_applied_lines, classify_lines, find_overdue,
+                                   line_exceptions, reconcile_orders, settle_orders, supersedes)
 from transforms.settlement_records import (accumulated_fees, applicable_terms, open_receivables, settlement_exceptions, settlement_row,
                                           settlements_in, split_incomplete)
 from transforms.settlement_report import ParsedReport, ReportFormatError, decode_report, parse_settlement_report
@@ -48,6 +47,7 @@ class Applied:
     settlement: dict
     reconciliation: Reconciliation | None = None
     exceptions: pl.DataFrame | None = None
+    paid_now: pl.Series | None = None  # the invoices whose payment THIS run recorded (another run or an earlier try may have)
 
 
 @task(cache_policy=NO_CACHE)
@@ -67,16 +67,41 @@ def fetch_reports(amazon: AmazonConnector, mark: str | None, seen: set[str], ove
     return documents, newest
 
 
-def read_files(paths: list[str]) -> list[Document]:
-    """Report files a user downloaded from Seller Central (backfill)."""
-    documents = []
+def delivery_balances(parsed: ParsedReport, settlement_id: str) -> bool:
+    """Whether this file's lines of the settlement add up to its summary's total."""
+    summary = parsed.summaries.filter(pl.col("settlement_id") == settlement_id).head(1)
+    reported = summary["reported_total"].item() if summary.height else None
+    return balance(reported, classify_lines(parsed.lines.filter(pl.col("settlement_id") == settlement_id)))[1]
+
+
+def superseded_by(warehouse: Warehouse, document: Document, parsed: ParsedReport, settlement_id: str, applied: tuple[str, bool]) -> bool:
+    """Whether this delivery of an applied settlement replaces it (DESIGN: the rest of a truncated file);
+    one that changes lines already applied is recorded as an exception and applies nothing."""
+    if applied[1]:
+        return False
+    delivered = parsed.lines.filter(pl.col("settlement_id") == settlement_id)
+    with warehouse.read_latest() as con:
+        changed = changed_applied_lines(recon.applied_lines(con, settlement_id), delivered)
+    if changed.height:
+        with warehouse.write() as con:
+            recon.record_exceptions(con, pl.DataFrame([{
+                "kind": "changed_delivery", "key": f"{settlement_id}:{document.source}", "settlement_id": settlement_id, "order_id": None,
+                "amount": None, "reason": f"this delivery changes or drops {changed.height} line(s) already applied: nothing applied, a person must decide",
+                "raw": None}], schema=EXCEPTION_SCHEMA))
+    return supersedes(applied[1], changed, delivery_balances(parsed, settlement_id))
+
+
+def read_files(paths: list[str]) -> tuple[list[Document], pl.DataFrame]:
+    """Report files a user downloaded from Seller Central (backfill), and the files that cannot be read, with why."""
+    documents, unreadable = [], []
     for path in paths:
         try:
-            content = Path(path).read_bytes()
+            documents.append(Document(str(Path(path).resolve()), decode_report(Path(path).read_bytes(), None)))
         except OSError as exc:
-            raise UserError(f"cannot read settlement file {path}: {exc.strerror}") from None
-        documents.append(Document(str(Path(path).resolve()), decode_report(content, None)))
-    return documents
+            unreadable.append({"key": path, "raw_value": "", "reason": f"cannot read settlement file: {exc.strerror}"})
+        except ReportFormatError as exc:
+            unreadable.append({"key": path, "raw_value": "", "reason": str(exc)})
+    return documents, pl.DataFrame(unreadable, schema={"key": pl.String, "raw_value": pl.String, "reason": pl.String})
 
 
 @task(cache_policy=NO_CACHE)
@@ -94,7 +119,7 @@ def apply_settlement(om: OmDatabase, warehouse: Warehouse, document: Document, p
     invoices, known = invoices_for_orders(om, settled["order_id"], settlement_id)
     invoices = applicable_terms(invoices, terms(om))
     result = reconcile_orders(settled, invoices, known, settlement_id, deposit.date() if deposit else None)
-    apply_payments(om, result.payments, result.invoices)
+    paid_now = apply_payments(om, result.payments, result.invoices)
 
     exceptions = pl.concat([result.exceptions, line_exceptions(lines),
                             settlement_exceptions(settlement_id, reported, computed, balanced, summary.height > 0, bad, incomplete)])
@@ -103,7 +128,7 @@ def apply_settlement(om: OmDatabase, warehouse: Warehouse, document: Document, p
     with warehouse.write() as con:
         paid = accumulated_fees(paid, recon.recorded_fees(con, paid["invoice_id"]))
         recon.record_settlement(warehouse, con, row, lines.with_columns(source_file=pl.lit(document.source)), paid, exceptions)
-    return Applied(settlement_id, "applied", row.row(0, named=True), result, exceptions)
+    return Applied(settlement_id, "applied", row.row(0, named=True), result, exceptions, paid_now)
 
 
 @task(cache_policy=NO_CACHE)
@@ -156,8 +181,9 @@ def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of:
             applied_before = recon.applied_settlements(con)
             mark, seen = ops.read_watermark(con, "settlement", WATERMARK), recon.read_reports(con)
         newest = None
+        unreadable = pl.DataFrame(schema={"key": pl.String, "raw_value": pl.String, "reason": pl.String})
         if files:
-            documents = read_files(files)
+            documents, unreadable = read_files(files)
         else:
             documents, newest = fetch_reports(r.amazon, mark, seen, overlap_days)
         results: list[Applied] = []
@@ -166,17 +192,15 @@ def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of:
             try:
                 parsed = parse_settlement_report(document.text)
             except ReportFormatError as exc:
-                if document.report_id is None:
-                    raise UserError(f"{document.source}: {exc}") from None
-                run.add_problems("unreadable report", pl.DataFrame({"key": [document.report_id], "raw_value": [""], "reason": [str(exc)]}))
+                unreadable = pl.concat([unreadable, pl.DataFrame({"key": [document.report_id or document.source], "raw_value": [""], "reason": [str(exc)]})])
                 continue
             ids = settlements_in(parsed)
             for settlement_id in ids:
-                if settlement_id in applied_before:
-                    results.append(Applied(settlement_id, "already applied", {"source": applied_before[settlement_id] or "earlier"}))
+                if settlement_id in applied_before and not superseded_by(warehouse, document, parsed, settlement_id, applied_before[settlement_id]):
+                    results.append(Applied(settlement_id, "already applied", {"source": applied_before[settlement_id][0] or "earlier"}))
                     continue
                 results.append(apply_settlement(om, warehouse, document, parsed, settlement_id))
-                applied_before[settlement_id] = document.source
+                applied_before[settlement_id] = (document.source, results[-1].settlement["balanced"])
             if document.report_id:
                 with warehouse.write() as con:
                     recon.record_report(con, document.report_id, document.created_time, ids, "read")
@@ -188,16 +212,20 @@ def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of:
                 ops.save_watermark(con, "settlement", WATERMARK, newest)
 
         done = [r for r in results if r.outcome == "applied"]
-        statuses = pl.concat([r.reconciliation.invoices.select("payment_status") for r in done]) if done else pl.DataFrame(schema={"payment_status": pl.String})
+        statuses = pl.concat([r.reconciliation.invoices.filter(pl.col("invoice_id").is_in(r.paid_now.implode())).select("payment_status")
+                              for r in done]) if done else pl.DataFrame(schema={"payment_status": pl.String})
         counts = dict(statuses.group_by("payment_status").len().iter_rows())
         exceptions = pl.concat([r.exceptions for r in done]) if done else pl.DataFrame(schema=EXCEPTION_SCHEMA)
         run.count_in = sum(r.settlement["line_count"] for r in done)
         run.count_out = counts.get("paid", 0) + counts.get("disputed", 0)
-        run.counts = {"reports read": len(documents), "settlements applied": len(done),
+        # one unreadable file never stops the others: each is a problem of the run, named with why
+        run.add_problems("unreadable report", unreadable)
+        run.counts = {"reports read": len(documents), "reports unreadable": unreadable.height,
+                      "settlements applied": len(done),
                       "settlements already applied": len(results) - len(done), "lines": run.count_in,
                       "unbalanced settlements": sum(1 for r in done if not r.settlement["balanced"]),
                       "invoices paid": counts.get("paid", 0), "invoices disputed": counts.get("disputed", 0),
                       "invoices now overdue": overdue.height, "exceptions": exceptions.height}
         run.sections = [line for r in results for line in describe(r, overdue.height)]
-        run.problems.append(exceptions.select("kind", "key", "reason", value=pl.coalesce(pl.col("amount").cast(pl.String), "raw")).cast(PROBLEM_SCHEMA))
+        run.problems.append(exceptions.select("kind", "key", value=pl.coalesce(pl.col("amount").cast(pl.String), "raw"), reason="reason").cast(PROBLEM_SCHEMA))
         return run.counts

@@ -5,6 +5,15 @@ from __future__ import annotations
 import polars as pl
 
 DEFAULT_PRODUCT_TYPE = "PRODUCT"
+MAX_SKU_LENGTH = 40  # Amazon refuses longer seller SKUs
+
+
+def sku_problem(sku: pl.Expr) -> pl.Expr:
+    """Why Amazon cannot take this SKU (empty, or longer than 40 characters), or null when it can."""
+    return (
+        pl.when(sku.is_null() | (sku.str.strip_chars() == "")).then(pl.lit("empty SKU"))
+        .when(sku.str.len_chars() > MAX_SKU_LENGTH).then(pl.lit(f"SKU longer than {MAX_SKU_LENGTH} characters: Amazon refuses it"))
+    )
 
 
 def offered_items(items: pl.DataFrame, attributes: pl.DataFrame, default_product_type: str = DEFAULT_PRODUCT_TYPE) -> pl.DataFrame:

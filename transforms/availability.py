@@ -7,14 +7,16 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from transforms.amazon_items import DEFAULT_PRODUCT_TYPE, offered_items
+from transforms.amazon_items import DEFAULT_PRODUCT_TYPE, offered_items, sku_problem
+from transforms.om_values import unreadable_rows
 
 MAX_QUANTITY = 99_999
 BACKORDER_QUANTITY = 1000
 SCALE = 10_000  # Tag values are exact to four decimals: integer arithmetic, no float rounding
-MAX_SKU_LENGTH = 40  # Amazon refuses longer seller SKUs
 TAG_PATTERN = r"^\s*(\d+(?:\.\d{1,4})?)\s*:\s*(\d+)\s*(?::\s*([^:\s]+)\s*)?$"
 KNOWN_CALCULATIONS = [0, 1, 2, 3, 6]
+# Counts are summed and scaled in 128 bits: 2^62 units at each of three sites overflow 64 bits.
+WIDE = pl.Int128
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ def _parse_distinct_tags(tags: pl.DataFrame, site_codes: pl.Series) -> pl.DataFr
     parts = pl.col("tag").str.extract_groups(TAG_PATTERN)
     blank = pl.col("tag").is_null() | (pl.col("tag") == "") | (pl.col("tag") == "0")
     parsed = tags.with_columns(parts=parts).with_columns(
-        value=(pl.col("parts").struct.field("1").cast(pl.Decimal(18, 4)) * SCALE).cast(pl.Int64),
+        value=(pl.col("parts").struct.field("1").cast(pl.Decimal(18, 4), strict=False) * SCALE).cast(WIDE),
         calculation=pl.col("parts").struct.field("2").cast(pl.Int64, strict=False),
         site=pl.col("parts").struct.field("3"),
     )
@@ -45,6 +47,7 @@ def _parse_distinct_tags(tags: pl.DataFrame, site_codes: pl.Series) -> pl.DataFr
     reason = (
         pl.when(blank).then(None)
         .when(pl.col("parts").struct.field("1").is_null()).then(pl.lit("Tag is not Value:Calculation_ID[:Site] with a non-negative Value"))
+        .when(pl.col("value").is_null()).then(pl.lit("Tag Value is too large (at most 14 digits before the point)"))
         .when(~pl.col("calculation").is_in(KNOWN_CALCULATIONS)).then(pl.format("unknown Calculation_ID {} (known: 0, 1, 2, 3, 6)", pl.col("calculation")))
         .when(percent & (pl.col("value") > 100 * SCALE)).then(pl.lit("a percentage Value must be at most 100"))
         .when(pl.col("site").is_not_null() & ~pl.col("site").is_in(site_codes.implode())).then(pl.format("unknown site code {}", pl.col("site")))
@@ -58,11 +61,15 @@ def _parse_distinct_tags(tags: pl.DataFrame, site_codes: pl.Series) -> pl.DataFr
 def stock_by_item(inventory: pl.LazyFrame, holds: pl.LazyFrame, sites: pl.LazyFrame, scoped: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """Available units per item over all sites, and per (item, site code) for the items in `scoped`
     (those with a site-scoped Tag): on-hand minus holds, floored at 0. Inventory is one row per item
-    and site (the OM's key); holds may be many."""
+    and site (the OM's key); holds may be many. Oversell-safe: an on-hand that cannot be read (null)
+    counts as 0, and a hold whose quantity cannot be read leaves nothing available."""
+    inventory = inventory.with_columns(pl.col("on_hand").cast(WIDE))
+    holds = holds.with_columns(pl.col("qty").cast(WIDE))
     on_hand = inventory.group_by("item_id").agg(on_hand=pl.col("on_hand").sum())
-    held = holds.group_by("item_id").agg(held=pl.col("qty").sum())
+    held = holds.group_by("item_id").agg(held=pl.col("qty").sum(), blocked=pl.col("qty").is_null().any())
     total = on_hand.join(held, on="item_id", how="full", coalesce=True).select(
-        "item_id", all_sites=(pl.col("on_hand").fill_null(0) - pl.col("held").fill_null(0)).clip(lower_bound=0))
+        "item_id", all_sites=pl.when(pl.col("blocked").fill_null(False)).then(pl.lit(0, WIDE))
+        .otherwise(pl.col("on_hand").fill_null(0) - pl.col("held").fill_null(0)).clip(lower_bound=0))
     wanted = scoped.join(sites.select("site_id", site="code"), on="site")
     site_on_hand = inventory.join(wanted, on=["item_id", "site_id"], how="semi").select("item_id", "site_id", "on_hand")
     site_held = holds.join(wanted, on=["item_id", "site_id"], how="semi").group_by("item_id", "site_id").agg(held=pl.col("qty").sum())
@@ -108,20 +115,17 @@ def compute_quantities(
     # sell: a site-scoped Tag never lists more than the item has available over all sites.
     base = pl.when(pl.col("site").is_not_null()).then(pl.min_horizontal("site_available", "all_sites")).otherwise(pl.col("all_sites"))
     quantity = (
-        pl.when(pl.col("backorderable")).then(pl.lit(backorder_quantity, pl.Int64))
-        .otherwise(apply_reserve(base, pl.col("calculation"), pl.col("value")))
+        pl.when(pl.col("backorderable")).then(pl.lit(backorder_quantity, WIDE))
+        .otherwise(apply_reserve(base.cast(WIDE), pl.col("calculation"), pl.col("value").fill_null(0)))
         .clip(0, MAX_QUANTITY)
     )
-    sku_error = (
-        pl.when(pl.col("sku").is_null() | (pl.col("sku").str.strip_chars() == "")).then(pl.lit("empty SKU"))
-        .when(pl.col("sku").str.len_chars() > MAX_SKU_LENGTH).then(pl.lit(f"SKU longer than {MAX_SKU_LENGTH} characters: Amazon refuses it"))
-    )
-    result = joined.with_columns(quantity=quantity.cast(pl.Int64), sku_error=sku_error).collect()
+    result = joined.with_columns(quantity=quantity.cast(pl.Int64), sku_error=sku_problem(pl.col("sku"))).collect()
     quantities = result.filter(pl.col("sku_error").is_null()).select("sku", "product_type", "quantity", "included")
-    return Quantities(quantities, _quarantine(result, inventory, holds, items, sites))
+    return Quantities(quantities, _quarantine(result, inventory, holds, items, attributes, sites))
 
 
-def _quarantine(result: pl.DataFrame, inventory: pl.DataFrame, holds: pl.DataFrame, items: pl.DataFrame, sites: pl.DataFrame) -> pl.DataFrame:
+def _quarantine(result: pl.DataFrame, inventory: pl.DataFrame, holds: pl.DataFrame, items: pl.DataFrame, attributes: pl.DataFrame,
+                sites: pl.DataFrame) -> pl.DataFrame:
     """What a person must fix in the OM; the SKUs concerned still go out as safely as DESIGN.md says."""
     codes = items.select("item_id", "item_code")
     tags = result.filter(pl.col("included") & pl.col("tag_error").is_not_null()).select(
@@ -138,4 +142,15 @@ def _quarantine(result: pl.DataFrame, inventory: pl.DataFrame, holds: pl.DataFra
     unknown_site_holds = holds.join(sites, on="site_id", how="anti").select(
         key=pl.format("hold {}", pl.col("hold_id")), raw_value=pl.format("site_id={} qty={}", pl.col("site_id"), pl.col("qty")),
         reason=pl.lit("hold at a site that does not exist: counted against all sites"))
-    return pl.concat([tags, skus, negative, orphan_holds, unknown_site_holds]).cast(QUARANTINE_SCHEMA).unique(maintain_order=True)
+    site_codes = sites.select("site_id", site_code="code")
+    unreadable = [
+        unreadable_rows(items, pl.col("item_code").fill_null(pl.format("item_id={}", pl.col("item_id"))), "the item is read as inactive, not backorderable"),
+        unreadable_rows(attributes, pl.format("{} of item {}", pl.col("name"), pl.col("item_id")), "the attribute is read as missing"),
+        unreadable_rows(
+            inventory.join(codes, on="item_id", how="left").join(site_codes, on="site_id", how="left"),
+            pl.format("{}@{}", pl.col("item_code").fill_null(pl.col("item_id").cast(pl.String)), pl.col("site_code").fill_null(pl.col("site_id").cast(pl.String))),
+            "this stock row counts as 0"),
+        unreadable_rows(holds, pl.format("hold {}", pl.col("hold_id")), "the item is offered at 0 while the hold cannot be read"),
+        unreadable_rows(sites, pl.format("site {}", pl.col("site_id")), "the site is read as unknown"),
+    ]
+    return pl.concat([tags, skus, negative, orphan_holds, unknown_site_holds, *unreadable]).cast(QUARANTINE_SCHEMA).unique(maintain_order=True)

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import polars as pl
 
-from transforms.amazon_items import DEFAULT_PRODUCT_TYPE, offered_items
+from transforms.amazon_items import DEFAULT_PRODUCT_TYPE, offered_items, sku_problem
+from transforms.om_values import unreadable_rows
 
 MONEY = pl.Decimal(18, 4)
 # ISO 4217 minor units of the currencies of Amazon marketplaces; two for the rest.
@@ -29,24 +30,31 @@ def currency_decimals(currency: str) -> int:
 
 def validate_prices(items: pl.DataFrame, attributes: pl.DataFrame, currency: str,
                     default_product_type: str = DEFAULT_PRODUCT_TYPE) -> Prices:
-    """The price of every offered SKU; a missing, non-numeric, zero or negative price, or one with
-    more decimals than the currency has, is quarantined with the reason and not sent."""
+    """The price of every offered SKU; a SKU Amazon refuses, a missing, non-numeric, zero, negative or
+    too large price, or one with more decimals than the currency has, is quarantined with the reason and not sent."""
     decimals = currency_decimals(currency)
     offered = offered_items(items, attributes, default_product_type).filter(pl.col("included"))
     raw = attributes.filter(pl.col("name") == "AmazonPrice").select("item_id", raw=pl.col("value"))
     text = pl.col("raw").str.strip_chars()
     fraction = text.str.extract(r"\.(\d+)$").str.len_chars().fill_null(0)
     reason = (
-        pl.when(pl.col("raw").is_null() | (text == "")).then(pl.lit("no AmazonPrice"))
+        pl.when(sku_problem(pl.col("sku")).is_not_null()).then(sku_problem(pl.col("sku")))
+        .when(pl.col("raw").is_null() | (text == "")).then(pl.lit("no AmazonPrice"))
         .when(~text.str.contains(NUMBER)).then(pl.lit("AmazonPrice is not a plain decimal number (like 19.99)"))
         .when(fraction > decimals).then(pl.lit(f"AmazonPrice has more decimals than {currency.upper()} allows ({decimals})"))
+        .when(text.cast(MONEY, strict=False).is_null()).then(pl.lit("AmazonPrice is too large (at most 14 digits before the point)"))
         .when(text.cast(MONEY, strict=False) <= 0).then(pl.lit("AmazonPrice must be above zero"))
     )
     checked = offered.join(raw, on="item_id", how="left").with_columns(reason=reason)
     prices = checked.filter(pl.col("reason").is_null()).select("sku", "product_type", price=text.cast(MONEY))
     quarantine = checked.filter(pl.col("reason").is_not_null()).select(
-        key=pl.col("sku"), raw_value=pl.col("raw"), reason=pl.format("{}; price not sent", pl.col("reason")))
-    return Prices(prices, quarantine)
+        key=pl.col("sku").fill_null(""), raw_value=pl.when(sku_problem(pl.col("sku")).is_not_null()).then(pl.col("sku")).otherwise(pl.col("raw")),
+        reason=pl.format("{}; price not sent", pl.col("reason")))
+    unreadable = pl.concat([
+        unreadable_rows(items, pl.col("item_code").fill_null(pl.format("item_id={}", pl.col("item_id"))), "the item is read as inactive"),
+        unreadable_rows(attributes, pl.format("{} of item {}", pl.col("name"), pl.col("item_id")), "the attribute is read as missing"),
+    ])
+    return Prices(prices, pl.concat([quarantine.cast(unreadable.schema), unreadable]))
 
 
 def select_price_changes(prices: pl.DataFrame, state: pl.DataFrame, full: bool = False) -> pl.DataFrame:

@@ -139,3 +139,18 @@ def balance(reported: Decimal | None, lines: pl.DataFrame) -> tuple[Decimal, boo
 def _money(value: str | pl.Expr) -> pl.Expr:
     expr = pl.col(value) if isinstance(value, str) else value
     return expr.cast(pl.Decimal(18, 2)).cast(pl.String)
+
+
+DELIVERY_KEY = ["line_no", "transaction_type", "order_id", "amount_type", "amount_description", "amount", "sku", "posted_at"]
+
+
+def changed_applied_lines(applied: pl.DataFrame, delivered: pl.DataFrame) -> pl.DataFrame:
+    """The lines of an earlier delivery of a settlement that a later delivery of it changes or drops:
+    a later delivery may only add lines (the rest of a truncated file), never rewrite what was paid."""
+    return applied.select(DELIVERY_KEY).join(delivered.select(DELIVERY_KEY), on=DELIVERY_KEY, how="anti", nulls_equal=True)
+
+
+def supersedes(earlier_balanced: bool, changed: pl.DataFrame, balanced: bool) -> bool:
+    """A later delivery replaces an applied settlement when the applied one did not balance, this one
+    does, and it keeps every line already applied."""
+    return not earlier_balanced and balanced and changed.is_empty()

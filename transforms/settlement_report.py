@@ -9,6 +9,7 @@ is set aside with its raw text and the reason, and the rest go on.
 from __future__ import annotations
 
 import gzip
+import zlib
 from dataclasses import dataclass
 
 import polars as pl
@@ -57,7 +58,10 @@ def decode_report(content: bytes, charset: str | None) -> str:
     """Text of a report as Amazon sent it or a user saved it: gunzipped when needed, in the declared
     charset, else UTF-8, else Windows-1252 (what Seller Central's European downloads use)."""
     if content[:2] == b"\x1f\x8b":
-        content = gzip.decompress(content)
+        try:
+            content = gzip.decompress(content)
+        except (EOFError, gzip.BadGzipFile, zlib.error):
+            raise ReportFormatError("the gzip file is truncated or damaged: download it again") from None
     if charset:
         try:
             return content.decode(charset)

@@ -131,3 +131,35 @@ def test_quantity_is_bounded_and_never_above_the_stock_unless_backorderable(tag,
         if site:
             i = ["CHI", "DAL"].index(site)
             assert q <= max(0, on_hand[i] - held[i])
+
+
+def test_stock_beyond_64_bits_is_capped_not_wrapped():
+    # 2^62 at each of three sites is 2^63.6: a 64-bit sum wraps to a negative number and sends 0
+    sites = pl.DataFrame({"site_id": [1, 2, 3], "code": ["A", "B", "C"]})
+    items = pl.DataFrame({"item_id": [1], "item_code": ["SKU-1"], "backorderable": [False], "active": [True]})
+    attributes = pl.DataFrame({"item_id": [1], "name": ["AmazonItem"], "value": ["Yes"], "tag": ["50:6"]})
+    inventory = pl.DataFrame({"item_id": [1, 1, 1], "site_id": [1, 2, 3], "on_hand": [2**62] * 3})
+    holds = pl.DataFrame(schema={"hold_id": pl.Int64, "item_id": pl.Int64, "site_id": pl.Int64, "qty": pl.Int64})
+    assert compute_quantities(items, attributes, inventory, holds, sites).quantities["quantity"].item() == MAX_QUANTITY
+
+
+def test_a_tag_value_too_large_for_the_money_type_is_quarantined_and_the_item_sent_unadjusted():
+    result = run(tag="99999999999999999999999999:3")
+    assert result.quantities["quantity"].item() == 10
+    [row] = result.quarantine.to_dicts()
+    assert row["raw_value"] == "99999999999999999999999999:3" and "too large" in row["reason"] and "unadjusted" in row["reason"]
+
+
+def test_an_unreadable_stock_row_counts_as_zero_and_an_unreadable_hold_blocks_the_item():
+    items = pl.DataFrame({"item_id": [1, 2], "item_code": ["S1", "S2"], "backorderable": [False, False], "active": [True, True]})
+    attributes = pl.DataFrame({"item_id": [1, 2], "name": ["AmazonItem"] * 2, "value": ["Yes"] * 2, "tag": [None, None]},
+                              schema_overrides={"tag": pl.String})
+    inventory = pl.DataFrame({"item_id": [1, 1, 2], "site_id": [1, 2, 1], "on_hand": [None, 5, 9],
+                              "unreadable": ["on_hand=abc", None, None]}, schema_overrides={"on_hand": pl.Int64})
+    holds = pl.DataFrame({"hold_id": [7], "item_id": [2], "site_id": [1], "qty": [None], "unreadable": ["qty=xyz"]},
+                         schema_overrides={"qty": pl.Int64, "unreadable": pl.String})
+    result = compute_quantities(items, attributes, inventory, holds, SITES)
+    assert dict(result.quantities.select("sku", "quantity").iter_rows()) == {"S1": 5, "S2": 0}
+    found = {r["raw_value"]: r for r in result.quarantine.to_dicts()}
+    assert found["on_hand=abc"]["key"] == "S1@CHI" and "counts as 0" in found["on_hand=abc"]["reason"]
+    assert found["qty=xyz"]["key"] == "hold 7" and "offered at 0" in found["qty=xyz"]["reason"]

@@ -113,3 +113,21 @@ def test_the_guard_matches_its_definition(old, new):
     send, held = guard_price_changes(changes, NO_APPROVALS, Decimal("0.5"), Decimal("2"))
     should_hold = new < old * Decimal("0.5") or new > old * 3
     assert held.height == int(should_hold) and send.height == int(new != old and not should_hold)
+
+
+def test_a_price_too_large_for_the_money_type_is_quarantined_and_the_rest_go_on():
+    result = validate_prices(*catalog({"HUGE": "99999999999999999999.99", "OK": "9.99"}), "USD")
+    assert dict(result.prices.select("sku", "price").iter_rows()) == {"OK": Decimal("9.99")}
+    [row] = result.quarantine.to_dicts()
+    assert row["key"] == "HUGE" and row["raw_value"] == "99999999999999999999.99" and "too large" in row["reason"]
+
+
+@pytest.mark.parametrize("sku, reason", [("", "empty SKU"), ("   ", "empty SKU"), ("S" * 41, "longer than 40")])
+def test_skus_amazon_refuses_are_screened_by_the_rule_inventory_uses(sku, reason):
+    from transforms.amazon_items import sku_problem
+
+    result = validate_prices(*catalog({sku: "9.99", "S" * 40: "9.99"}), "USD")
+    assert result.prices["sku"].to_list() == ["S" * 40]
+    [row] = result.quarantine.to_dicts()
+    assert row["raw_value"] == sku and reason in row["reason"]
+    assert pl.select(sku_problem(pl.lit(sku))).item() in row["reason"]

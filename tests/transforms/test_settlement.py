@@ -103,3 +103,19 @@ def test_a_settlement_balances_when_its_lines_add_up_to_the_summary():
     assert balance(D("29"), classified) == (D("29"), True)
     assert balance(D("29.01"), classified) == (D("29"), False)
     assert balance(None, classified)[1] is False
+
+
+def test_a_later_delivery_may_add_lines_but_never_change_or_drop_applied_ones():
+    from transforms.settlement import changed_applied_lines, supersedes
+
+    def lines(amounts):
+        return pl.DataFrame({"line_no": range(1, len(amounts) + 1), "transaction_type": "Order", "order_id": "O1", "amount_type": "ItemPrice",
+                             "amount_description": "Principal", "amount": amounts, "sku": "S", "posted_at": None},
+                            schema_overrides={"amount": pl.Decimal(18, 4), "posted_at": pl.Datetime("us", "UTC")})
+    half, full = lines(["1.00", "2.00"]), lines(["1.00", "2.00", "3.00"])
+    assert changed_applied_lines(half, full).is_empty() and supersedes(False, changed_applied_lines(half, full), True)
+    rewritten = lines(["1.00", "9.00", "3.00"])
+    assert changed_applied_lines(half, rewritten)["line_no"].to_list() == [2]
+    assert not supersedes(False, changed_applied_lines(half, rewritten), True)
+    assert not supersedes(True, changed_applied_lines(half, full), True), "a balanced settlement is never replaced"
+    assert not supersedes(False, changed_applied_lines(half, full), False), "only a delivery that balances replaces one"
