@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import threading
 
-# shared/notes/spapi-domain.md §6, from Amazon's models and usage-plan pages.
+# Amazon's default plans: the "Usage Plan" table in each operation's description in Amazon's models
+# (sandbox/models/*.json) and https://developer-docs.amazon.com/sp-api/docs/usage-plans-and-rate-limits.
 USAGE_PLANS: dict[str, tuple[float, int]] = {
     "createFeedDocument": (0.5, 15),
     "createFeed": (0.0083, 15),
@@ -22,7 +23,10 @@ USAGE_PLANS: dict[str, tuple[float, int]] = {
     "getListingsItem": (5.0, 10),
     "patchListingsItem": (5.0, 5),
 }
-# JSON_LISTINGS_FEED has a plan of its own on top of createFeed: five submissions per five minutes.
+# JSON_LISTINGS_FEED has a plan of its own on top of createFeed: five submissions per five minutes per
+# region (Amazon's changelog "Update: Feed size and rate limit changes for the JSON_LISTINGS_FEED",
+# 2025-05-06, https://developer-docs.amazon.com/sp-api/changelog; createFeed's description in
+# sandbox/models/feeds_2021-06-30.json says the feed type's limit differs from the operation's).
 JSON_LISTINGS_FEED_PLAN = (5 / 300, 5)
 
 

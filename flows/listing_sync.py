@@ -15,20 +15,21 @@ from transforms.feed_reports import VERDICT_SCHEMA, feed_verdicts
 
 
 @task(cache_policy=NO_CACHE)
-def resolve_pending(amazon: AmazonConnector, warehouse: Warehouse, attribute: ops.Attribute, wait_seconds: float) -> pl.DataFrame:
+def resolve_pending(amazon: AmazonConnector, warehouse: Warehouse, attribute: ops.Attribute, marketplace_id: str, wait_seconds: float) -> pl.DataFrame:
     """Verdicts of feeds that an earlier run submitted but stopped before hearing back from."""
     with warehouse.read_latest() as con:
-        feed_ids = ops.pending_feeds(con, attribute)
+        feed_ids = ops.pending_feeds(con, attribute, marketplace_id)
     return _collect(amazon, warehouse, attribute, feed_ids, wait_seconds)
 
 
 @task(cache_policy=NO_CACHE)
-def patch_urgently(amazon: AmazonConnector, warehouse: Warehouse, attribute: ops.Attribute, rows: pl.DataFrame, patches_for) -> pl.DataFrame:
+def patch_urgently(amazon: AmazonConnector, warehouse: Warehouse, attribute: ops.Attribute, marketplace_id: str, rows: pl.DataFrame,
+                   patches_for) -> pl.DataFrame:
     """patchListingsItem per SKU (sku, product_type, value): applied within minutes, not queued for hours."""
     verdicts = []
     for sku, product_type, value in rows.select("sku", "product_type", "value").iter_rows():
         try:
-            answer = amazon.patch_listings_item(sku, product_type, patches_for(value))
+            answer = amazon.patch_listings_item(sku, product_type, patches_for(value), marketplace_id)
         except (AmazonRejected, AmazonUnavailable) as exc:
             verdicts.append({"sku": sku, "verdict": "FAILED", "issues": str(exc)})
             continue
@@ -36,24 +37,24 @@ def patch_urgently(amazon: AmazonConnector, warehouse: Warehouse, attribute: ops
         issues = "; ".join(f"{i['severity']} {i['code']}: {i['message']}" for i in answer.get("issues", [])) or None
         verdict = "ACCEPTED" if answer.get("status") == "ACCEPTED" else "REJECTED"
         with warehouse.write() as con:
-            ops.record_sent(con, attribute, pl.DataFrame([{"sku": sku, "product_type": product_type, "value": value, "feed_id": submission, "message_id": 1}]))
+            ops.record_sent(con, attribute, marketplace_id, pl.DataFrame([{"sku": sku, "product_type": product_type, "value": value, "feed_id": submission, "message_id": 1}]))
             ops.record_verdicts(con, attribute, submission, pl.DataFrame([{"sku": sku, "verdict": verdict, "issues": issues}], schema=VERDICT_SCHEMA))
         verdicts.append({"sku": sku, "verdict": verdict, "issues": issues})
     return pl.DataFrame(verdicts, schema=VERDICT_SCHEMA)
 
 
 @task(cache_policy=NO_CACHE)
-def send_feeds(amazon: AmazonConnector, warehouse: Warehouse, attribute: ops.Attribute, changes: pl.DataFrame,
+def send_feeds(amazon: AmazonConnector, warehouse: Warehouse, attribute: ops.Attribute, marketplace_id: str, changes: pl.DataFrame,
                messages: pl.Series) -> list[str]:
     """Submit the messages (one per row of changes: sku, product_type, value) and record them PENDING."""
-    feeds = amazon.submit_listings_feed(messages)
+    feeds = amazon.submit_listings_feed(messages, marketplace_id)
     sent = pl.concat([
         changes.slice(feed.first_message, feed.messages).select(
             "sku", "product_type", "value", feed_id=pl.lit(feed.feed_id), message_id=pl.int_range(1, feed.messages + 1, dtype=pl.Int64))
         for feed in feeds
     ])
     with warehouse.write() as con:
-        ops.record_sent(con, attribute, sent)
+        ops.record_sent(con, attribute, marketplace_id, sent)
     return [f.feed_id for f in feeds]
 
 

@@ -130,8 +130,8 @@ def order_window(amazon: AmazonConnector, warehouse: Warehouse, overlap_minutes:
     """Since the watermark minus the overlap (or `initial_days` back) until two minutes ago by Amazon's
     clock, and the orders still waiting."""
     with warehouse.read_latest() as con:
-        mark = ops.read_watermark(con, "orders", WATERMARK)
-        waiting = ops.waiting_orders(con)
+        mark = ops.read_watermark(con, "orders", WATERMARK, amazon.settings.marketplace_ids)
+        waiting = ops.waiting_orders(con, amazon.settings.marketplace_ids)
     before = amazon.amazon_now() - timedelta(minutes=2)
     since = datetime.fromisoformat(mark) if mark else before - timedelta(days=initial_days)
     return since - timedelta(minutes=overlap_minutes), before, waiting
@@ -191,16 +191,16 @@ def record(warehouse: Warehouse, plan, imported: dict) -> None:
             .then(pl.lit("Amazon cancelled an order the OM has already shipped: a person must decide")).otherwise("reason"))
     exceptions = seen.filter(pl.col("reason").is_not_null()).select(key="order_id", raw_value="status", reason="reason")
     with warehouse.write() as con:
-        ops.record_orders(con, seen.select("order_id", "status", "fulfilled_by", "last_updated", "import_state", "reason",
+        ops.record_orders(con, seen.select("marketplace_id", "order_id", "status", "fulfilled_by", "last_updated", "import_state", "reason",
                                            "sales_order_id", "customer_id", "match_rule"))
         ops.record_quarantine(con, "orders", exceptions)
 
 
 @task(cache_policy=NO_CACHE)
-def save_watermark(warehouse: Warehouse, bound: str) -> None:
+def save_watermark(warehouse: Warehouse, marketplace_ids: tuple[str, ...], bound: str) -> None:
     """Every batch is in the OM and recorded: the next run starts from Amazon's own bound."""
     with warehouse.write() as con:
-        ops.save_watermark(con, "orders", WATERMARK, bound)
+        ops.save_watermark(con, "orders", WATERMARK, marketplace_ids, bound)
 
 
 @flow(name="orders")
@@ -223,7 +223,7 @@ def orders(overlap_minutes: float = 10.0, initial_days: float = 30.0, terms_code
                 record(warehouse, plan, imported)
                 plans.append(plan)
                 imports.append(imported)
-        save_watermark(warehouse, stream.bound)
+        save_watermark(warehouse, settings.marketplace_ids, stream.bound)
 
         seen = pl.concat([p.record for p in plans])
         waiting_now = pl.concat([p.waiting for p in plans])

@@ -195,7 +195,7 @@ def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of:
         run.problems_query = "SELECT * FROM recon.exceptions ORDER BY created_at DESC"
         with warehouse.read_latest() as con:
             applied_before = recon.applied_settlements(con)
-            mark, seen = ops.read_watermark(con, "settlement", WATERMARK), recon.read_reports(con)
+            mark, seen = ops.read_watermark(con, "settlement", WATERMARK, settings.marketplace_ids), recon.read_reports(con)
         newest = None
         if files:
             documents = read_files(files)
@@ -227,7 +227,7 @@ def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of:
         overdue = apply_terms(om, warehouse, as_of)
         if newest:
             with warehouse.write() as con:
-                ops.save_watermark(con, "settlement", WATERMARK, newest)
+                ops.save_watermark(con, "settlement", WATERMARK, settings.marketplace_ids, newest)
 
         done = [r for r in results if r.outcome == "applied"]
         statuses = pl.concat([r.reconciliation.invoices.select("payment_status") for r in done]) if done else pl.DataFrame(schema={"payment_status": pl.String})
