@@ -37,6 +37,7 @@ class Document:
     text: str
     report_id: str | None = None
     created_time: str | None = None
+    marketplace_id: str | None = None  # Amazon's report says it; a file from Seller Central does not
 
 
 @dataclass
@@ -60,7 +61,7 @@ def fetch_reports(amazon: AmazonConnector, mark: str | None, seen: set[str], ove
             continue
         document = amazon.download_report(report["reportDocumentId"])
         documents.append(Document(f"report {report['reportId']}", decode_report(document.content, document.charset),
-                                  report["reportId"], report.get("createdTime")))
+                                  report["reportId"], report.get("createdTime"), (report.get("marketplaceIds") or [None])[0]))
     newest = max((r["createdTime"] for r in reports), default=mark)
     return documents, newest
 
@@ -116,7 +117,8 @@ def apply_settlement(om: OmDatabase, warehouse: Warehouse, document: Document, p
         "deposit_date": deposit, "currency": head.get("currency"), "reported_total": reported, "computed_total": computed,
         "balanced": balanced, "line_count": lines.height, "bad_rows": bad.height,
         "report_id": document.report_id, "source_file": None if document.report_id else document.source,
-    }], schema_overrides={"reported_total": pl.Decimal(18, 4), "computed_total": pl.Decimal(18, 4),
+        "marketplace_id": document.marketplace_id,
+    }], schema_overrides={"reported_total": pl.Decimal(18, 4), "computed_total": pl.Decimal(18, 4), "marketplace_id": pl.String,
                           "period_start": pl.Datetime("us", "UTC"), "period_end": pl.Datetime("us", "UTC"),
                           "deposit_date": pl.Datetime("us", "UTC")})
     with warehouse.write() as con:
