@@ -5,6 +5,8 @@ from decimal import Decimal
 import duckdb
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors import ops
 from connectors.warehouse_schema import MIGRATIONS
@@ -134,3 +136,26 @@ def test_an_order_keeps_its_ids_and_match_rule_once_known(con):
     assert rows == [("111-1", US, 7, "email", "CANCELLED", True), ("111-2", US, None, None, "PENDING", False)]
     con.execute("UPDATE ops.orders SET import_state = 'WAITING' WHERE amazon_order_id = '111-2'")
     assert ops.waiting_orders(con, [US]) == ["111-2"] and ops.waiting_orders(con, [DE]) == []
+
+
+SHARED = warehouse()  # one warehouse for every example: migrating a fresh one costs more than the example
+
+
+@settings(max_examples=25, deadline=None)
+@given(values=st.dictionaries(st.text("ABC-ü", min_size=1, max_size=4),
+                              st.decimals(min_value=0, max_value=Decimal("99999999999999.9999"), places=4, allow_nan=False), max_size=8))
+def test_a_value_stored_as_text_reads_back_exactly_once_accepted(values):
+    """Listing values are kept as text in the long table: every price and quantity must come back unchanged."""
+    con = SHARED
+    con.execute("DELETE FROM ops.listing_state")
+    prices = sent([(sku, "P", price, "f1", n) for n, (sku, price) in enumerate(values.items(), start=1)], pl.Decimal(18, 4))
+    quantities = prices.with_columns(value=pl.col("value").cast(pl.Int64))
+    ops.record_sent(con, "price", US, prices)
+    ops.record_sent(con, "quantity", US, quantities)
+    accepted = verdicts([(sku, "ACCEPTED", None) for sku in values])
+    ops.record_verdicts(con, "price", "f1", accepted)
+    ops.record_verdicts(con, "quantity", "f1", accepted)
+    price_state = ops.read_listing_state(con, "price", US)
+    assert dict(price_state.select("sku", "price_accepted").rows()) == values
+    quantity_state = ops.read_listing_state(con, "quantity", US)
+    assert dict(quantity_state.select("sku", "quantity_accepted").rows()) == dict(quantities.select("sku", "value").rows())
