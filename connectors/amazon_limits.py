@@ -23,7 +23,10 @@ USAGE_PLANS: dict[str, tuple[float, int]] = {
     "getListingsItem": (5.0, 10),
     "patchListingsItem": (5.0, 5),
 }
-# JSON_LISTINGS_FEED has a plan of its own on top of createFeed: five submissions per five minutes.
+# JSON_LISTINGS_FEED has a plan of its own on top of createFeed: five submissions per five minutes per
+# region (Amazon's changelog "Update: Feed size and rate limit changes for the JSON_LISTINGS_FEED",
+# 2025-05-06, https://developer-docs.amazon.com/sp-api/changelog; createFeed's description in
+# sandbox/models/feeds_2021-06-30.json says the feed type's limit differs from the operation's).
 JSON_LISTINGS_FEED_PLAN = (5 / 300, 5)
 
 

@@ -128,17 +128,17 @@ def order_window(amazon: AmazonConnector, warehouse: Warehouse, overlap_minutes:
     """Since the watermark minus the overlap (or `initial_days` back) until two minutes ago by Amazon's
     clock, and the orders still waiting."""
     with warehouse.read_latest() as con:
-        mark = ops.read_watermark(con, "orders", WATERMARK)
-        waiting = ops.waiting_orders(con)
+        mark = ops.read_watermark(con, "orders", WATERMARK, amazon.settings.marketplace_ids)
+        waiting = ops.waiting_orders(con, amazon.settings.marketplace_ids)
     before = amazon.amazon_now() - timedelta(minutes=AMAZON_SETTLING_MINUTES)
     since = datetime.fromisoformat(mark) if mark else before - timedelta(days=initial_days)
     return since - timedelta(minutes=overlap_minutes), before, waiting
 
 
-def save_watermark(warehouse: Warehouse, bound: str) -> None:
+def save_watermark(warehouse: Warehouse, marketplace_ids: tuple[str, ...], bound: str) -> None:
     """Every batch is in the OM and recorded: the next run starts from Amazon's own bound."""
     with warehouse.write() as con:
-        ops.save_watermark(con, "orders", WATERMARK, bound)
+        ops.save_watermark(con, "orders", WATERMARK, marketplace_ids, bound)
 
 
 @contextmanager

@@ -9,8 +9,7 @@ from datetime import datetime, timezone
 import polars as pl
 
 from connectors.om import OmDatabase
-
-CHANNEL = "AMAZON"
+from omsync.marketplaces import AMAZON_CHANNEL as CHANNEL
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from connectors.om import OmDatabase
+from omsync.marketplaces import AMAZON_CHANNEL
 from omsync.schemas import INVOICE_SCHEMA
 
 # What the OM says of an invoice; transforms.settlement_records.applicable_terms adds its tolerance.
@@ -17,7 +18,7 @@ AMAZON_INVOICES = """
     FROM invoice i
     JOIN sales_order s USING (sales_order_id)
     LEFT JOIN (SELECT invoice_id, sum(amount) AS paid FROM invoice_payment WHERE settlement_id <> $settlement GROUP BY 1) p USING (invoice_id)
-    WHERE s.channel = 'AMAZON'
+    WHERE s.channel = $channel
 """
 
 
@@ -28,15 +29,15 @@ def invoices_for_orders(om: OmDatabase, order_ids: pl.Series, settlement_id: str
     with om.session(read_only=True) as con:
         con.register("wanted", wanted)
         known = con.execute("SELECT DISTINCT w.order_id FROM wanted w JOIN sales_order s "
-                            "ON s.channel = 'AMAZON' AND s.external_order_id = w.order_id").pl()
-        invoices = con.execute(f"SELECT a.* FROM ({AMAZON_INVOICES}) a JOIN wanted USING (order_id)", {"settlement": settlement_id}).pl()
+                            "ON s.channel = ? AND s.external_order_id = w.order_id", [AMAZON_CHANNEL]).pl()
+        invoices = con.execute(f"SELECT a.* FROM ({AMAZON_INVOICES}) a JOIN wanted USING (order_id)", {"settlement": settlement_id, "channel": AMAZON_CHANNEL}).pl()
     return invoices.cast(RAW_INVOICE_SCHEMA).select(*RAW_INVOICE_SCHEMA), known
 
 
 def open_invoices(om: OmDatabase) -> pl.DataFrame:
     """Every Amazon invoice not paid yet: unpaid, overdue or disputed."""
     with om.session(read_only=True) as con:
-        found = con.execute(f"SELECT * FROM ({AMAZON_INVOICES}) WHERE payment_status <> 'paid'", {"settlement": ""}).pl()
+        found = con.execute(f"SELECT * FROM ({AMAZON_INVOICES}) WHERE payment_status <> 'paid'", {"settlement": "", "channel": AMAZON_CHANNEL}).pl()
     return found.cast(RAW_INVOICE_SCHEMA).select(*RAW_INVOICE_SCHEMA)
 
 

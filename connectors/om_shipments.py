@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import polars as pl
 
 from connectors.om import OmDatabase
+from omsync.marketplaces import AMAZON_CHANNEL
 
 
 def shipped_unconfirmed(om: OmDatabase) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -19,9 +20,9 @@ def shipped_unconfirmed(om: OmDatabase) -> tuple[pl.DataFrame, pl.DataFrame]:
             SELECT o.shipping_order_id, s.external_order_id AS order_id, s.status AS order_status, o.carrier, o.service,
                    o.tracking_no, o.ship_date, o.confirmation_error
             FROM shipping_order o JOIN sales_order s USING (sales_order_id)
-            WHERE s.channel = 'AMAZON' AND s.fulfilled_by = 'MERCHANT' AND o.status = 'shipped' AND o.confirmed_at IS NULL
+            WHERE s.channel = ? AND s.fulfilled_by = 'MERCHANT' AND o.status = 'shipped' AND o.confirmed_at IS NULL
             ORDER BY o.shipping_order_id
-            """).pl()
+            """, [AMAZON_CHANNEL]).pl()
         lines = con.execute(
             """
             SELECT sl.shipping_order_id, l.external_line_id AS order_item_id, sl.qty

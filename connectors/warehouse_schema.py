@@ -234,4 +234,71 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             LEFT JOIN exception_counts e USING (settlement_id);
         """,
     ),
+    (
+        5,
+        # Marketplace as a key (#15), and listing state long: one row per marketplace × SKU × attribute,
+        # so a new attribute needs no migration. No new primary keys (DuckLake has none): writers
+        # update the rows they know and insert the missing ones. Rows from before this migration keep
+        # marketplace_id NULL, because SQL cannot know which marketplace the warehouse served; the ops
+        # functions claim them for the marketplace of the first call that writes them (docs/design.md).
+        """
+        CREATE TABLE ops.listing_state_long (
+            marketplace_id VARCHAR,
+            sku VARCHAR NOT NULL,
+            attribute VARCHAR NOT NULL,
+            product_type VARCHAR,
+            sent VARCHAR,
+            accepted VARCHAR,
+            feed_id VARCHAR,
+            message_id INTEGER,
+            verdict VARCHAR,
+            issues VARCHAR,
+            sent_at TIMESTAMPTZ,
+            verdict_at TIMESTAMPTZ
+        );
+        INSERT INTO ops.listing_state_long
+            SELECT NULL, sku, 'quantity', product_type, CAST(quantity_sent AS VARCHAR), CAST(quantity_accepted AS VARCHAR),
+                   quantity_feed_id, quantity_message_id, quantity_verdict, quantity_issues, quantity_sent_at, quantity_verdict_at
+            FROM ops.listing_state WHERE quantity_sent IS NOT NULL OR quantity_accepted IS NOT NULL OR quantity_verdict IS NOT NULL;
+        INSERT INTO ops.listing_state_long
+            SELECT NULL, sku, 'price', product_type, CAST(price_sent AS VARCHAR), CAST(price_accepted AS VARCHAR),
+                   price_feed_id, price_message_id, price_verdict, price_issues, price_sent_at, price_verdict_at
+            FROM ops.listing_state WHERE price_sent IS NOT NULL OR price_accepted IS NOT NULL OR price_verdict IS NOT NULL;
+        DROP TABLE ops.listing_state;
+        ALTER TABLE ops.listing_state_long RENAME TO listing_state;
+        CREATE VIEW ops.listing_state_wide AS
+            SELECT marketplace_id, sku, max(product_type) AS product_type,
+                   CAST(max(sent) FILTER (attribute = 'quantity') AS INTEGER) AS quantity_sent,
+                   CAST(max(accepted) FILTER (attribute = 'quantity') AS INTEGER) AS quantity_accepted,
+                   max(feed_id) FILTER (attribute = 'quantity') AS quantity_feed_id,
+                   max(message_id) FILTER (attribute = 'quantity') AS quantity_message_id,
+                   max(verdict) FILTER (attribute = 'quantity') AS quantity_verdict,
+                   max(issues) FILTER (attribute = 'quantity') AS quantity_issues,
+                   max(sent_at) FILTER (attribute = 'quantity') AS quantity_sent_at,
+                   max(verdict_at) FILTER (attribute = 'quantity') AS quantity_verdict_at,
+                   CAST(max(sent) FILTER (attribute = 'price') AS DECIMAL(18,4)) AS price_sent,
+                   CAST(max(accepted) FILTER (attribute = 'price') AS DECIMAL(18,4)) AS price_accepted,
+                   max(feed_id) FILTER (attribute = 'price') AS price_feed_id,
+                   max(message_id) FILTER (attribute = 'price') AS price_message_id,
+                   max(verdict) FILTER (attribute = 'price') AS price_verdict,
+                   max(issues) FILTER (attribute = 'price') AS price_issues,
+                   max(sent_at) FILTER (attribute = 'price') AS price_sent_at,
+                   max(verdict_at) FILTER (attribute = 'price') AS price_verdict_at
+            FROM ops.listing_state GROUP BY marketplace_id, sku;
+
+        CREATE TABLE ops.price_guard_keyed AS SELECT CAST(NULL AS VARCHAR) AS marketplace_id, * FROM ops.price_guard;
+        DROP TABLE ops.price_guard;
+        ALTER TABLE ops.price_guard_keyed RENAME TO price_guard;
+
+        CREATE TABLE ops.watermarks_keyed AS SELECT CAST(NULL AS VARCHAR) AS marketplace_id, * FROM ops.watermarks;
+        DROP TABLE ops.watermarks;
+        ALTER TABLE ops.watermarks_keyed RENAME TO watermarks;
+
+        CREATE TABLE ops.orders_keyed AS SELECT CAST(NULL AS VARCHAR) AS marketplace_id, * FROM ops.orders;
+        DROP TABLE ops.orders;
+        ALTER TABLE ops.orders_keyed RENAME TO orders;
+
+        ALTER TABLE recon.settlements ADD COLUMN marketplace_id VARCHAR;
+        """,
+    ),
 )

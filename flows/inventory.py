@@ -47,17 +47,17 @@ def inventory(full: bool = False, urgent_zero_cap: int = 100, backorder_quantity
     with provided(resources) as r:
         warehouse, stock_read = r.warehouse, extract_stock.submit(r.om)  # the OM read, the longest step, overlaps the warehouse work
         with recorded_run("inventory", warehouse) as run:
-            amazon = r.amazon
-            earlier = resolve_pending(amazon, warehouse, "quantity", feed_wait_seconds)
-            state = read_listing_state(warehouse, "quantity")
+            amazon, market = r.amazon, r.settings.marketplace_id
+            earlier = resolve_pending(amazon, warehouse, "quantity", market, feed_wait_seconds)
+            state = read_listing_state(warehouse, "quantity", market)
             stock = stock_read.result()
             landed = land.submit(warehouse, stock.frames(), run.run_id)
             computed = compute_stock_quantities(warehouse, stock, backorder_quantity, default_product_type)
             run.quarantine = computed.quarantine
             changes = select_quantity_changes(computed.quantities, state, full).with_columns(value=pl.col("quantity"))
             zeros = urgent_zeros(changes, state, urgent_zero_cap).with_columns(value=pl.col("quantity"))
-            urgent = patch_urgently(amazon, warehouse, "quantity", zeros, quantity_patches) if zeros.height else pl.DataFrame(schema=VERDICT_SCHEMA)
-            feed_ids = send_feeds(amazon, warehouse, "quantity", changes, quantity_messages(changes)) if changes.height else []
+            urgent = patch_urgently(amazon, warehouse, "quantity", market, zeros, quantity_patches) if zeros.height else pl.DataFrame(schema=VERDICT_SCHEMA)
+            feed_ids = send_feeds(amazon, warehouse, "quantity", market, changes, quantity_messages(changes)) if changes.height else []
             verdicts = pl.concat([earlier, collect_verdicts(amazon, warehouse, "quantity", feed_ids, feed_wait_seconds)]) if feed_ids else earlier
             landed.result()
 

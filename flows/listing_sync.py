@@ -15,33 +15,34 @@ from transforms.feed_reports import VERDICT_SCHEMA, feed_verdicts
 
 
 @task(cache_policy=NO_CACHE)
-def resolve_pending(amazon: AmazonConnector, warehouse: Warehouse, attribute: ops.Attribute, wait_seconds: float) -> pl.DataFrame:
+def resolve_pending(amazon: AmazonConnector, warehouse: Warehouse, attribute: ops.Attribute, marketplace_id: str, wait_seconds: float) -> pl.DataFrame:
     """Verdicts of feeds that an earlier run submitted but stopped before hearing back from."""
     with warehouse.read_latest() as con:
-        feed_ids = ops.pending_feeds(con, attribute)
+        feed_ids = ops.pending_feeds(con, attribute, marketplace_id)
     return _collect(amazon, warehouse, attribute, feed_ids, wait_seconds)
 
 
 @task(cache_policy=NO_CACHE)
-def patch_urgently(amazon: AmazonConnector, warehouse: Warehouse, attribute: ops.Attribute, rows: pl.DataFrame, patches_for) -> pl.DataFrame:
+def patch_urgently(amazon: AmazonConnector, warehouse: Warehouse, attribute: ops.Attribute, marketplace_id: str, rows: pl.DataFrame,
+                   patches_for) -> pl.DataFrame:
     """patchListingsItem per SKU (sku, product_type, value): applied within minutes, not queued for
     hours; what Amazon answered is recorded in one warehouse write (a rerun patches again, harmlessly)."""
-    answers = [_patch(amazon, sku, product_type, value, patches_for) for sku, product_type, value in rows.select("sku", "product_type", "value").iter_rows()]
+    answers = [_patch(amazon, sku, product_type, value, patches_for, marketplace_id) for sku, product_type, value in rows.select("sku", "product_type", "value").iter_rows()]
     verdicts = pl.DataFrame([{k: a[k] for k in VERDICT_SCHEMA} for a in answers], schema=VERDICT_SCHEMA)
     answered = pl.DataFrame([a for a in answers if a["feed_id"]], schema={**VERDICT_SCHEMA, "feed_id": pl.String}).join(
         rows.select("sku", "product_type", "value"), on="sku")
     if answered.height:
         with warehouse.write() as con:
-            ops.record_sent(con, attribute, answered.select("sku", "product_type", "value", "feed_id", message_id=pl.lit(1, pl.Int64)))
+            ops.record_sent(con, attribute, marketplace_id, answered.select("sku", "product_type", "value", "feed_id", message_id=pl.lit(1, pl.Int64)))
             for feed_id, verdict in answered.group_by("feed_id", maintain_order=True):
                 ops.record_verdicts(con, attribute, feed_id[0], verdict.select(*VERDICT_SCHEMA))
     return verdicts
 
 
-def _patch(amazon: AmazonConnector, sku: str, product_type: str, value, patches_for) -> dict:
+def _patch(amazon: AmazonConnector, sku: str, product_type: str, value, patches_for, marketplace_id: str) -> dict:
     """Amazon's verdict on one patch; FAILED (nothing recorded) when it refused the call or did not answer."""
     try:
-        answer = amazon.patch_listings_item(sku, product_type, patches_for(value))
+        answer = amazon.patch_listings_item(sku, product_type, patches_for(value), marketplace_id)
     except (AmazonRejected, AmazonUnavailable) as exc:
         return {"sku": sku, "verdict": "FAILED", "issues": str(exc), "feed_id": None}
     issues = "; ".join(f"{i['severity']} {i['code']}: {i['message']}" for i in answer.get("issues", [])) or None
@@ -50,17 +51,17 @@ def _patch(amazon: AmazonConnector, sku: str, product_type: str, value, patches_
 
 
 @task(cache_policy=NO_CACHE)
-def send_feeds(amazon: AmazonConnector, warehouse: Warehouse, attribute: ops.Attribute, changes: pl.DataFrame,
+def send_feeds(amazon: AmazonConnector, warehouse: Warehouse, attribute: ops.Attribute, marketplace_id: str, changes: pl.DataFrame,
                messages: pl.Series) -> list[str]:
     """Submit the messages (one per row of changes: sku, product_type, value) and record them PENDING."""
-    feeds = amazon.submit_listings_feed(messages)
+    feeds = amazon.submit_listings_feed(messages, marketplace_id)
     sent = pl.concat([
         changes.slice(feed.first_message, feed.messages).select(
             "sku", "product_type", "value", feed_id=pl.lit(feed.feed_id), message_id=pl.int_range(1, feed.messages + 1, dtype=pl.Int64))
         for feed in feeds
     ])
     with warehouse.write() as con:
-        ops.record_sent(con, attribute, sent)
+        ops.record_sent(con, attribute, marketplace_id, sent)
     return [f.feed_id for f in feeds]
 
 

@@ -46,7 +46,7 @@ def record(warehouse: Warehouse, plan: OrderPlan, imported: dict) -> pl.DataFram
                           cancelled.already_shipped["order_id"] if cancelled is not None else pl.Series("order_id", [], pl.String))
     problems = order_problems(seen)
     with warehouse.write() as con:
-        ops.record_orders(con, seen.select("order_id", "status", "fulfilled_by", "last_updated", "import_state", "reason",
+        ops.record_orders(con, seen.select("marketplace_id", "order_id", "status", "fulfilled_by", "last_updated", "import_state", "reason",
                                            "sales_order_id", "customer_id", "match_rule"))
         ops.record_quarantine(con, "orders", problems, complete=False)  # the run resolves what none of its batches found
     return problems
@@ -71,7 +71,7 @@ def orders(overlap_minutes: float = 10.0, initial_days: float = 30.0, terms_code
                 problems.append(record(r.warehouse, plan, imported))
                 plans.append(plan)
                 imports.append(imported)
-        save_watermark(r.warehouse, stream.bound)
+        save_watermark(r.warehouse, r.settings.marketplace_ids, stream.bound)
         run.quarantine = pl.concat(problems)  # the full scan: what no batch found is resolved
 
         seen = pl.concat([p.record for p in plans])

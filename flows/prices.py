@@ -25,13 +25,13 @@ def extract_catalog(om: OmDatabase) -> Catalog:
 
 
 @task(cache_policy=NO_CACHE)
-def guard(warehouse: Warehouse, changes: pl.DataFrame, max_drop_percent: float, max_rise_percent: float) -> tuple[pl.DataFrame, pl.DataFrame]:
+def guard(warehouse: Warehouse, marketplace_id: str, changes: pl.DataFrame, max_drop_percent: float, max_rise_percent: float) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Hold fat-finger changes until a person approves them (`omsync prices approve SKU…`)."""
     with warehouse.write() as con:
-        approved = ops.approved_prices(con)
+        approved = ops.approved_prices(con, marketplace_id)
         send, held = guard_price_changes(changes, approved, Decimal(str(max_drop_percent)) / 100, Decimal(str(max_rise_percent)) / 100)
-        ops.record_held_prices(con, held)
-        ops.release_prices(con, send.join(approved, on=["sku", "price"], how="semi")["sku"])
+        ops.record_held_prices(con, marketplace_id, held)
+        ops.release_prices(con, marketplace_id, send.join(approved, on=["sku", "price"], how="semi")["sku"])
     return send, held
 
 
@@ -42,18 +42,18 @@ def prices(full: bool = False, max_drop_percent: float = 50.0, max_rise_percent:
     with provided(resources) as r:
         warehouse, settings, catalog_read = r.warehouse, r.settings, extract_catalog.submit(r.om)  # the OM read overlaps the warehouse work
         with recorded_run("prices", warehouse) as run:
-            amazon = r.amazon
-            earlier = resolve_pending(amazon, warehouse, "price", feed_wait_seconds)
-            state = read_listing_state(warehouse, "price")
+            amazon, market = r.amazon, settings.marketplace_id
+            earlier = resolve_pending(amazon, warehouse, "price", market, feed_wait_seconds)
+            state = read_listing_state(warehouse, "price", market)
             catalog = catalog_read.result()
             landed = land.submit(warehouse, catalog.frames(), run.run_id)
             validated = validate_prices(catalog.items, catalog.attributes, settings.currency, default_product_type)
             run.quarantine = validated.quarantine
             changes = select_price_changes(validated.prices, state, full)
-            send, held = guard(warehouse, changes, max_drop_percent, max_rise_percent)
+            send, held = guard(warehouse, market, changes, max_drop_percent, max_rise_percent)
             send = send.with_columns(value=pl.col("price"))
             messages = price_messages(send, settings.marketplace_id, settings.currency)
-            feed_ids = send_feeds(amazon, warehouse, "price", send, messages) if send.height else []
+            feed_ids = send_feeds(amazon, warehouse, "price", market, send, messages) if send.height else []
             verdicts = pl.concat([earlier, collect_verdicts(amazon, warehouse, "price", feed_ids, feed_wait_seconds)]) if feed_ids else earlier
             landed.result()
 

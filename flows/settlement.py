@@ -38,6 +38,7 @@ class Document:
     text: str
     report_id: str | None = None
     created_time: str | None = None
+    marketplace_id: str | None = None  # Amazon's report says it; a file from Seller Central does not
 
 
 @dataclass
@@ -62,7 +63,7 @@ def fetch_reports(amazon: AmazonConnector, mark: str | None, seen: set[str], ove
             continue
         document = amazon.download_report(report["reportDocumentId"])
         documents.append(Document(f"report {report['reportId']}", decode_report(document.content, document.charset),
-                                  report["reportId"], report.get("createdTime")))
+                                  report["reportId"], report.get("createdTime"), (report.get("marketplaceIds") or [None])[0]))
     newest = max((r["createdTime"] for r in reports), default=mark)
     return documents, newest
 
@@ -123,7 +124,8 @@ def apply_settlement(om: OmDatabase, warehouse: Warehouse, document: Document, p
 
     exceptions = pl.concat([result.exceptions, line_exceptions(lines),
                             settlement_exceptions(settlement_id, reported, computed, balanced, summary.height > 0, bad, incomplete)])
-    row = settlement_row(settlement_id, head, computed, balanced, lines.height, bad.height, document.report_id, document.source)
+    row = settlement_row(settlement_id, head, computed, balanced, lines.height, bad.height, document.report_id, document.source,
+                         document.marketplace_id)
     paid = result.invoices.with_columns(last_settlement_id=pl.lit(settlement_id))
     with warehouse.write() as con:
         paid = accumulated_fees(paid, recon.recorded_fees(con, paid["invoice_id"]))
@@ -179,7 +181,7 @@ def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of:
         run.problems_query = SETTLEMENT_EXCEPTIONS
         with warehouse.read_latest() as con:
             applied_before = recon.applied_settlements(con)
-            mark, seen = ops.read_watermark(con, "settlement", WATERMARK), recon.read_reports(con)
+            mark, seen = ops.read_watermark(con, "settlement", WATERMARK, r.settings.marketplace_ids), recon.read_reports(con)
         newest = None
         unreadable = pl.DataFrame(schema={"key": pl.String, "raw_value": pl.String, "reason": pl.String})
         if files:
@@ -209,7 +211,7 @@ def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of:
         overdue = apply_terms(om, warehouse, as_of)
         if newest:
             with warehouse.write() as con:
-                ops.save_watermark(con, "settlement", WATERMARK, newest)
+                ops.save_watermark(con, "settlement", WATERMARK, r.settings.marketplace_ids, newest)
 
         done = [r for r in results if r.outcome == "applied"]
         statuses = pl.concat([r.reconciliation.invoices.filter(pl.col("invoice_id").is_in(r.paid_now.implode())).select("payment_status")

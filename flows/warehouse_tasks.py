@@ -22,6 +22,6 @@ def land(warehouse: Warehouse, frames: dict[str, pl.DataFrame], batch: str) -> N
 
 
 @task(cache_policy=NO_CACHE)
-def read_listing_state(warehouse: Warehouse, attribute: ops.Attribute) -> pl.DataFrame:
+def read_listing_state(warehouse: Warehouse, attribute: ops.Attribute, marketplace_id: str) -> pl.DataFrame:
     with warehouse.read_latest() as con:
-        return ops.read_listing_state(con, attribute)
+        return ops.read_listing_state(con, attribute, marketplace_id)

@@ -228,8 +228,9 @@ def prices_approve(skus: list[str] = typer.Argument(..., help="SKUs whose held p
     from connectors import ops
     from connectors.warehouse import Warehouse
 
-    with Warehouse.of(_settings()).write() as con:
-        approved = ops.approve_prices(con, skus)
+    settings = _settings()
+    with Warehouse.of(settings).write() as con:
+        approved = ops.approve_prices(con, settings.marketplace_id, skus)
     if approved.height:
         table = Table("sku", "previous", "new price", "change %", title="Approved; sent by the next prices run")
         for row in approved.iter_rows(named=True):

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from omsync.errors import ConfigError
+from omsync.marketplaces import KNOWN as KNOWN_MARKETPLACES
+from omsync.marketplaces import Marketplace
 
 DEFAULT_OM_URL = "sqlite:///data/om.sqlite"
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 DEFAULT_MARKETPLACE_ID = "ATVPDKIKX0DER"
-DEFAULT_CURRENCY = "USD"
 DEFAULT_SELLER_ID = "A1OMSYNCDEMO"
 
 
@@ -59,8 +60,7 @@ class Settings:
     warehouse_data: str | None = None  # the DuckLake data path, if not beside OMSYNC_WAREHOUSE
     amazon_endpoint: str | None = None
     seller_id: str = DEFAULT_SELLER_ID
-    marketplace_id: str = DEFAULT_MARKETPLACE_ID
-    currency: str = DEFAULT_CURRENCY
+    marketplaces: tuple[Marketplace, ...] = (KNOWN_MARKETPLACES[DEFAULT_MARKETPLACE_ID],)  # the account's; the first is its home
     refresh_token: Secret = field(default_factory=lambda: Secret(""))
     lwa_app_id: str = ""
     lwa_client_secret: Secret = field(default_factory=lambda: Secret(""))
@@ -73,6 +73,19 @@ class Settings:
                 value = mask_url(value)
             shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
+
+    @property
+    def marketplace_id(self) -> str:
+        """The account's first marketplace: where a one-marketplace call goes."""
+        return self.marketplaces[0].marketplace_id
+
+    @property
+    def currency(self) -> str:
+        return self.marketplaces[0].currency
+
+    @property
+    def marketplace_ids(self) -> tuple[str, ...]:
+        return tuple(m.marketplace_id for m in self.marketplaces)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -87,12 +100,10 @@ class Settings:
                 raise ConfigError(
                     f"OMSYNC_AMAZON_ENDPOINT must be an http(s) URL such as http://127.0.0.1:8900, got {endpoint!r}"
                 )
-        currency = env.get("OMSYNC_CURRENCY") or DEFAULT_CURRENCY
-        if len(currency) != 3 or not currency.isalpha():
-            raise ConfigError(f"OMSYNC_CURRENCY must be a three-letter ISO code, got {currency!r}")
         catalog = env.get("OMSYNC_WAREHOUSE_CATALOG") or None
         if catalog is not None and urlsplit(catalog).scheme not in ("postgresql", "postgres"):
             raise ConfigError(f"OMSYNC_WAREHOUSE_CATALOG must be a postgresql:// URL, got {mask_url(catalog)!r}")
+        marketplaces = read_marketplaces(env)
         return cls(
             om_url=om_url,
             warehouse=Path(env.get("OMSYNC_WAREHOUSE") or DEFAULT_WAREHOUSE),
@@ -100,12 +111,35 @@ class Settings:
             warehouse_data=env.get("OMSYNC_WAREHOUSE_DATA") or None,
             amazon_endpoint=endpoint.rstrip("/") if endpoint else None,
             seller_id=env.get("OMSYNC_SELLER_ID") or DEFAULT_SELLER_ID,
-            marketplace_id=env.get("OMSYNC_MARKETPLACE_ID") or DEFAULT_MARKETPLACE_ID,
-            currency=currency.upper(),
+            marketplaces=marketplaces,
             refresh_token=Secret(env.get("SP_API_REFRESH_TOKEN", "")),
             lwa_app_id=env.get("LWA_APP_ID", ""),
             lwa_client_secret=Secret(env.get("LWA_CLIENT_SECRET", "")),
         )
+
+
+def read_marketplaces(env: dict[str, str]) -> tuple[Marketplace, ...]:
+    """OMSYNC_MARKETPLACES (ids, comma-separated, one SP-API region), or the one-marketplace form
+    OMSYNC_MARKETPLACE_ID with OMSYNC_CURRENCY; currency, country and region come from Amazon's list."""
+    many, one, currency = env.get("OMSYNC_MARKETPLACES"), env.get("OMSYNC_MARKETPLACE_ID"), env.get("OMSYNC_CURRENCY")
+    if many and (one or currency):
+        raise ConfigError("OMSYNC_MARKETPLACES replaces OMSYNC_MARKETPLACE_ID and OMSYNC_CURRENCY: set one form, not both")
+    ids = [part.strip() for part in many.split(",") if part.strip()] if many else [one or DEFAULT_MARKETPLACE_ID]
+    setting = "OMSYNC_MARKETPLACES" if many else "OMSYNC_MARKETPLACE_ID"
+    unknown = [i for i in ids if i not in KNOWN_MARKETPLACES]
+    if unknown or not ids:
+        known = ", ".join(f"{m.country} {m.marketplace_id}" for m in KNOWN_MARKETPLACES.values())
+        raise ConfigError(f"{setting}: {', '.join(unknown) or 'empty'} is not an Amazon marketplace id; Amazon's are {known}")
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{setting}: a marketplace is named twice in {many!r}")
+    marketplaces = tuple(KNOWN_MARKETPLACES[i] for i in ids)
+    if len({m.region for m in marketplaces}) > 1:
+        raise ConfigError(f"{setting}: {many!r} spans SP-API regions; one account connects to one region (na, eu or fe)")
+    if currency is not None:
+        if len(currency) != 3 or not currency.isalpha():
+            raise ConfigError(f"OMSYNC_CURRENCY must be a three-letter ISO code, got {currency!r}")
+        marketplaces = (replace(marketplaces[0], currency=currency.upper()),)
+    return marketplaces
 
 
 def check_om_url(url: str) -> None:

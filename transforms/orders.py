@@ -80,7 +80,7 @@ class OrderPlan:
     to_import: pl.DataFrame  # orders to create in OM now (not pending, not cancelled, every SKU known)
     to_cancel: pl.DataFrame  # order_id of imported orders Amazon has cancelled since
     waiting: pl.DataFrame  # order_id, reason: not importable yet, retried every run
-    record: pl.DataFrame  # every order seen: order_id, status, fulfilled_by, last_updated, import_state
+    record: pl.DataFrame  # every order seen: marketplace_id, order_id, status, fulfilled_by, last_updated, import_state
 
 
 def plan_orders(orders: pl.DataFrame, lines: pl.DataFrame, items: pl.DataFrame, in_om: pl.Series) -> OrderPlan:
@@ -101,7 +101,7 @@ def plan_orders(orders: pl.DataFrame, lines: pl.DataFrame, items: pl.DataFrame, 
         to_import=seen.filter(importable & pl.col("reason").is_null()).drop("reason", "imported"),
         to_cancel=seen.filter(pl.col("imported") & (pl.col("status") == "CANCELLED")).select("order_id"),
         waiting=seen.filter(importable & pl.col("reason").is_not_null()).select("order_id", "reason"),
-        record=seen.select("order_id", "status", "fulfilled_by", "last_updated", import_state=state),
+        record=seen.select("marketplace_id", "order_id", "status", "fulfilled_by", "last_updated", import_state=state),
     )
 
 

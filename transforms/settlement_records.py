@@ -12,7 +12,7 @@ from transforms.settlement import EXCEPTION_SCHEMA
 from transforms.settlement_report import MONEY, ParsedReport
 
 SETTLEMENT_ROW_SCHEMA = {"reported_total": MONEY, "computed_total": MONEY, "period_start": pl.Datetime("us", "UTC"),
-                         "period_end": pl.Datetime("us", "UTC"), "deposit_date": pl.Datetime("us", "UTC")}
+                         "period_end": pl.Datetime("us", "UTC"), "deposit_date": pl.Datetime("us", "UTC"), "marketplace_id": pl.String}
 
 
 def settlements_in(parsed: ParsedReport) -> list[str]:
@@ -29,14 +29,14 @@ def split_incomplete(settled: pl.DataFrame, bad: pl.DataFrame) -> tuple[pl.DataF
 
 
 def settlement_row(settlement_id: str, head: dict, computed: Decimal, balanced: bool, line_count: int, bad_rows: int,
-                   report_id: str | None, source: str) -> pl.DataFrame:
+                   report_id: str | None, source: str, marketplace_id: str | None = None) -> pl.DataFrame:
     """recon.settlements' row of one settlement: its summary, what its lines add up to, and where it came from
     (a report id from Amazon, or the file a user imported)."""
     return pl.DataFrame([{
         "settlement_id": settlement_id, "period_start": head.get("period_start"), "period_end": head.get("period_end"),
         "deposit_date": head.get("deposit_date"), "currency": head.get("currency"), "reported_total": head.get("reported_total"),
         "computed_total": computed, "balanced": balanced, "line_count": line_count, "bad_rows": bad_rows,
-        "report_id": report_id, "source_file": None if report_id else source,
+        "report_id": report_id, "source_file": None if report_id else source, "marketplace_id": marketplace_id,
     }], schema_overrides=SETTLEMENT_ROW_SCHEMA)
 
 

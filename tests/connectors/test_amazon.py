@@ -231,3 +231,14 @@ def test_a_german_settlement_report_is_latin1_with_decimal_commas(german_sandbox
     summary = document.content.decode(document.charset).splitlines()[1].split("\t")
     assert summary[5] == "EUR" and summary[4] == "-39,99"
     assert summary[1].endswith(" UTC") and summary[1][2] == "."
+
+
+def test_a_token_the_endpoint_does_not_know_is_refreshed_once(sandbox, german_sandbox):
+    """The library caches access tokens process-wide by refresh token; another sandbox (like a revoked
+    token on Amazon) answers 403 Unauthorized to the cached one, and one refresh fixes it."""
+    with AmazonConnector(sandbox.settings(), retry=FAST_RETRIES) as amazon:
+        amazon.list_settlement_reports(amazon.amazon_now() - timedelta(days=1))
+    before = german_sandbox.admin("GET", "calls")["calls"].get("getReports", 0)
+    with AmazonConnector(german_sandbox.settings(OMSYNC_MARKETPLACE_ID="A1PA6795UKMFR9"), retry=FAST_RETRIES) as amazon:
+        amazon.list_settlement_reports(amazon.amazon_now() - timedelta(days=1))
+    assert german_sandbox.admin("GET", "calls")["calls"]["getReports"] - before == 2, "one 403, then one call with a fresh token"

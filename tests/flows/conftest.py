@@ -31,7 +31,7 @@ class FlowWorld:
 
     def state(self) -> pl.DataFrame:
         with self.warehouse.read() as con:
-            return con.execute("SELECT * FROM ops.listing_state ORDER BY sku").pl()
+            return con.execute("SELECT * FROM ops.listing_state_wide ORDER BY sku").pl()
 
     def listings(self) -> dict[str, dict]:
         return {l["sku"]: l for l in self.sandbox.admin("GET", "listings")["listings"]}

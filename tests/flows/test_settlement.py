@@ -78,6 +78,7 @@ def test_paid_disputed_overdue_refund_and_each_settlement_applied_once(world, tm
     summary = query(world, "SELECT * FROM recon.settlement_summary").row(0, named=True)
     assert summary["balanced"] and summary["reported_total"] == summary["computed_total"]
     assert summary["invoices_paid"] == len(shipped) - 1 and summary["orders"] == len(shipped)
+    assert query(world, "SELECT marketplace_id FROM recon.settlements")["marketplace_id"].to_list() == ["ATVPDKIKX0DER"]
     fees = query(world, "SELECT amount_description, sum(amount) AS amount FROM recon.fees_by_type GROUP BY 1")
     assert {"Commission", "Subscription Fee", "Current Reserve Amount"} <= set(fees["amount_description"])
     receivables = query(world, "SELECT invoice_no, payment_status, days_overdue FROM recon.open_receivables")
