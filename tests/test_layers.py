@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Layer → the modules in it (dotted prefixes; the longest match wins). Renaming a package (flows →
 # omsync.flows, say) is an edit of its prefix here, nothing else.
 LAYERS = {
-    "app": ("omsync.cli", "omsync.serve", "omsync.demo", "omsync.adhoc_sql", "omsync.prefect_server", "omsync.__main__"),
+    "app": ("omsync.cli", "omsync.serve", "omsync.demo", "omsync.adhoc_sql", "omsync.prefect_server", "omsync.__main__",
+            "omsync.simulate", "omsync.charts", "omsync.scorecard_report"),
     "benchmarks": ("benchmarks",),
     "sandbox": ("sandbox",),
     "flows": ("flows",),
