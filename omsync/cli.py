@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
+from omsync import output
 from omsync.errors import UserError
 from omsync.settings import Settings
 
@@ -26,6 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # Click's plain help: Rich's cuts long option names at 80 columns
 )
 om_app = typer.Typer(help="Create and fill the OM database (OMSYNC_OM_URL).", no_args_is_help=True)
 app.add_typer(om_app, name="om")
@@ -33,7 +34,8 @@ prices_app = typer.Typer(help="Guarded price changes.", no_args_is_help=True)
 app.add_typer(prices_app, name="prices")
 settlement_app = typer.Typer(help="Settlement reports downloaded from Seller Central.", no_args_is_help=True)
 app.add_typer(settlement_app, name="settlement")
-console = Console()
+console = output.console()
+DEBUG = False  # --debug: Python's and Prefect's tracebacks instead of one-line errors
 Items = Annotated[int, typer.Option(min=1, help="Number of items.")]
 Sites = Annotated[int, typer.Option(min=1, max=99, help="Number of sites (warehouses).")]
 Customers = Annotated[int, typer.Option(min=0, help="Number of existing OM customers.")]
@@ -42,6 +44,24 @@ Seed = Annotated[int, typer.Option(help="Seed: the same seed gives the same data
 
 def _settings() -> Settings:
     return Settings.from_env()
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from omsync import __version__
+
+        print(f"omsync {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks (Python's and Prefect's) instead of one-line errors."),
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Keep an Order Management system and Amazon Seller Central in step."""
+    global DEBUG
+    DEBUG = debug
 
 
 @om_app.command("init")
@@ -73,15 +93,9 @@ def om_seed(
     started = time.perf_counter()
     om, inserted = _seed(_settings(), items, sites, customers, seed)
     elapsed = time.perf_counter() - started
-    table = Table(title=f"Seeded {om.masked_url} in {elapsed:.1f} s")
-    table.add_column("table")
-    table.add_column("inserted", justify="right")
-    table.add_column("total", justify="right")
-    totals = om.counts()
-    for name, count in totals.items():
-        if name in inserted:
-            table.add_row(name, f"{inserted[name]:,}", f"{count:,}")
-    console.print(table)
+    rows = ((name, f"{inserted[name]:,}", f"{count:,}") for name, count in om.counts().items() if name in inserted)
+    console.print(output.table(["table", "inserted", "total"], rows, title=f"Seeded {om.masked_url} in {elapsed:.1f} s",
+                               right=["inserted", "total"]))
 
 
 @app.command("sql")
@@ -99,10 +113,7 @@ def sql(
     settings = _settings()
     frame = run_query(Warehouse(settings.warehouse), query)
     if format == "table":
-        table = Table(*frame.columns)
-        for row in frame.iter_rows():
-            table.add_row(*("" if v is None else str(v) for v in row))
-        Console(file=out.open("w") if out else sys.stdout).print(table)
+        output.print_rows(output.console(out.open("w") if out else None), frame.columns, frame.rows())
         return
     payload = render(frame, format)  # type: ignore[arg-type]
     if out:
@@ -120,10 +131,10 @@ def demo(
     shipments → settlement as real Prefect flow runs, then show what each side holds."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the progress lines tell the story
     from omsync import demo as story
-    from omsync.prefect_server import use_running_server
 
-    use_running_server()
-    story.run_story(_settings(), items, sites, customers, seed, console)
+    settings = _settings()
+    _use_prefect(settings)
+    story.run_story(settings, items, sites, customers, seed, console)
 
 
 @app.command("serve")
@@ -143,32 +154,63 @@ def run_flow(
     name: str = typer.Argument(..., help="The flow: prices, inventory, orders, shipments or settlement."),
     full: bool = typer.Option(False, "--full", help="Send everything, not only what changed."),
 ) -> None:
-    """Run one flow now, as a Prefect flow run (it shows in the Prefect UI)."""
-    from flows.registry import FLOWS
+    """Run one flow now, as a Prefect flow run (it shows in the Prefect UI). With no Amazon settings it
+    uses the marketplace of `omsync demo` and `omsync serve` (the sandbox, data/sandbox-state.json)."""
+    from omsync import serve as serving
 
-    if name not in FLOWS:
-        raise typer.BadParameter(f"choose one of: {', '.join(FLOWS)}", param_hint="NAME")
-    _settings()
-    counts = FLOWS[name](full=full) if "full" in FLOWS[name].parameters.properties else FLOWS[name]()
+    names = [spec["name"] for spec in serving.read_deployments()]
+    if name not in names:
+        raise typer.BadParameter(f"choose one of: {', '.join(names)}", param_hint="NAME")
+    settings = _settings()
+    with serving.marketplace(settings, console) as settings:
+        _preflight(settings, amazon=True)
+        _use_prefect(settings)
+        from flows.registry import FLOWS  # only now: Prefect reads PREFECT_API_URL once, at import
+
+        counts = FLOWS[name](full=full) if "full" in FLOWS[name].parameters.properties else FLOWS[name]()
     _print_counts(f"omsync run {name}", counts)
 
 
+def _preflight(settings: Settings, amazon: bool) -> None:
+    """The OM, the warehouse and (when the command needs it) Amazon are usable: else one line, before Prefect starts."""
+    from omsync import checks
+
+    checks.require(checks.check_om(settings))
+    checks.require(checks.check_warehouse(settings, create=True))
+    if amazon:
+        err = output.console(stderr=True)
+        checks.require(checks.check_amazon(settings, say=lambda line: err.print(output.cell(line))))
+
+
+def _use_prefect(settings: Settings) -> None:
+    """Send runs to PREFECT_API_URL or the server `omsync serve` started; Prefect's tracebacks only with --debug."""
+    from omsync.prefect_server import quiet_tracebacks, use_running_server
+    from omsync.serve import server_record
+
+    use_running_server(record=server_record(settings))
+    if not DEBUG:
+        quiet_tracebacks()
+
+
 def _print_counts(title: str, counts: dict[str, int]) -> None:
-    table = Table(title=title)
-    table.add_column("what")
-    table.add_column("count", justify="right")
-    for what, count in counts.items():
-        table.add_row(what, f"{count:,}")
-    console.print(table)
+    console.print(output.table(["what", "count"], ((what, f"{count:,}") for what, count in counts.items()),
+                               title=title, right=["count"]))
 
 
 @settlement_app.command("import")
 def settlement_import(files: list[Path] = typer.Argument(..., help="V2 settlement report files (.txt, gzip or not).")) -> None:
     """Reconcile settlement reports downloaded from Seller Central, as a Prefect flow run; a settlement
     already applied (from Amazon or an earlier import) is recognised and skipped."""
+    from omsync.errors import ConfigError
+
+    unreadable = [str(f) for f in files if not f.is_file() or not os.access(f, os.R_OK)]
+    if unreadable:
+        raise ConfigError(f"no readable settlement file at: {', '.join(unreadable)}")
+    settings = _settings()
+    _preflight(settings, amazon=False)
+    _use_prefect(settings)
     from flows.settlement import settlement
 
-    _settings()
     _print_counts("omsync settlement import", settlement(files=[str(f) for f in files]))
 
 
@@ -181,13 +223,13 @@ def prices_approve(skus: list[str] = typer.Argument(..., help="SKUs whose held p
     with Warehouse(_settings().warehouse).write() as con:
         approved = ops.approve_prices(con, skus)
     if approved.height:
-        table = Table("sku", "previous", "new price", "change %", title="Approved; sent by the next prices run")
-        for row in approved.iter_rows(named=True):
-            table.add_row(row["sku"], str(row["previous"]), str(row["price"]), f"{row['change_percent']:+.1f}")
-        console.print(table)
+        console.print(output.table(
+            ["sku", "previous", "new price", "change %"],
+            ((r["sku"], r["previous"], r["price"], f"{r['change_percent']:+.1f}") for r in approved.iter_rows(named=True)),
+            title="Approved; sent by the next prices run", right=["previous", "new price", "change %"]))
     missing = sorted(set(skus) - set(approved["sku"]))
     if missing:
-        Console(stderr=True).print(f"not held, nothing to approve: {', '.join(missing)}", highlight=False)
+        output.console(stderr=True).print(output.cell(f"not held, nothing to approve: {', '.join(missing)}"))
         raise typer.Exit(1)
 
 
@@ -211,9 +253,11 @@ def sandbox(
 
 
 def main() -> None:
-    """Entry point: user-facing errors are one line on stderr and exit code 2."""
+    """Entry point: user-facing errors are one line on stderr and exit code 2 (the traceback with --debug)."""
     try:
         app()
     except UserError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        if DEBUG:
+            raise
+        output.console(stderr=True).print(Text.assemble(("error:", "red"), " ", " ".join(str(exc).split())))
         raise SystemExit(2) from None

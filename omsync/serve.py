@@ -4,6 +4,8 @@ process against a local Prefect server; the sandbox and the embedded OM unless c
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -11,12 +13,12 @@ from rich.console import Console
 from rich.table import Table
 
 from connectors.om import OmDatabase
-from omsync import prefect_server
-from omsync.demo import settings_env
+from omsync import output, prefect_server
+from omsync.demo import SANDBOX_TIME_SCALE, settings_env
 from omsync.errors import ConfigError
 from omsync.settings import DEFAULT_OM_URL, Settings
 from sandbox import om_demo_data
-from sandbox.process import start_sandbox
+from sandbox.process import Sandbox, start_sandbox
 
 PROJECT = Path(__file__).resolve().parents[1]
 SPEC = PROJECT / "prefect.yaml"
@@ -73,24 +75,51 @@ def wants_sandbox() -> bool:
     return not os.environ.get("OMSYNC_AMAZON_ENDPOINT") and not os.environ.get("SP_API_REFRESH_TOKEN")
 
 
+def start_marketplace(settings: Settings, time_scale: float, order_rate: float) -> Sandbox:
+    """The sandbox with the marketplace `omsync demo` and `omsync serve` keep in data/sandbox-state.json,
+    the OM's catalog listed; this process's flows pointed at it."""
+    sandbox = start_sandbox("--time-scale", str(time_scale), "--order-rate", str(order_rate),
+                            "--state", str(settings.warehouse.with_name("sandbox-state.json")))
+    settings_env(sandbox)
+    sandbox.publish_catalog(OmDatabase(settings.om_url), withdrawn=False)
+    return sandbox
+
+
+@contextmanager
+def marketplace(settings: Settings, console: Console) -> Iterator[Settings]:
+    """For one command (`omsync run`): with no Amazon configured, the demo's marketplace as `serve` has it,
+    stopped afterwards; yields the settings to use."""
+    if not wants_sandbox():
+        yield settings
+        return
+    if settings.om_url == DEFAULT_OM_URL and not OmDatabase(settings.om_url).sqlite_path.exists():
+        prepare_embedded_om(settings.om_url)
+    sandbox = start_marketplace(settings, SANDBOX_TIME_SCALE, 0)
+    console.print(output.cell(f"Amazon: the sandbox on {sandbox.url} with the marketplace in "
+                              f"{settings.warehouse.with_name('sandbox-state.json')} (no OMSYNC_AMAZON_ENDPOINT set)"))
+    try:
+        yield Settings.from_env()
+    finally:
+        sandbox.stop()
+
+
 def serve(settings: Settings, port: int, every: dict[str, int], console: Console) -> None:
     """Reuse or start the Prefect server, then the sandbox and the embedded OM when nothing else is
     configured, then serve the deployments until Ctrl-C; stop whatever was started here."""
     specs = read_deployments()
     started = []
+    record = server_record(settings)
     try:
         if prefect_server.use_running_server(port) is None:
             console.print(f"Starting a Prefect server on http://127.0.0.1:{port} …")
             started.append(prefect_server.start_server(port, settings.warehouse.with_name("prefect-server.log")))
             os.environ["PREFECT_API_URL"] = prefect_server.api_url(port)
+        prefect_server.record_url(record, os.environ["PREFECT_API_URL"])
         if settings.om_url == DEFAULT_OM_URL:
             prepare_embedded_om(settings.om_url)
         if wants_sandbox():
-            sandbox = start_sandbox("--time-scale", str(SERVE_TIME_SCALE), "--order-rate", str(SERVE_ORDER_RATE),
-                                    "--state", str(settings.warehouse.with_name("sandbox-state.json")))
+            sandbox = start_marketplace(settings, SERVE_TIME_SCALE, SERVE_ORDER_RATE)
             started.append(sandbox.process)
-            settings_env(sandbox)
-            sandbox.publish_catalog(OmDatabase(settings.om_url), withdrawn=False)
             console.print(f"Amazon: the sandbox on {sandbox.url} (buyers order {SERVE_ORDER_RATE} times a simulated hour)")
         deployments = build_deployments(specs, every)
         table = Table("deployment", "every", "parameters", title=f"Serving; UI at http://127.0.0.1:{port} — Ctrl-C stops")
@@ -102,5 +131,12 @@ def serve(settings: Settings, port: int, every: dict[str, int], console: Console
 
         serve_deployments(*deployments, print_starting_message=False)
     finally:
+        if os.environ.get("PREFECT_API_URL"):
+            prefect_server.forget_url(record, os.environ["PREFECT_API_URL"])
         for process in reversed(started):
             prefect_server.stop(process)
+
+
+def server_record(settings: Settings) -> Path:
+    """Where `serve` writes its Prefect API URL, beside the warehouse, for `run` and `demo` to find."""
+    return settings.warehouse.with_name("prefect-server.url")
