@@ -160,3 +160,13 @@ def test_sandbox_help_shows_every_option_name_whole(tmp_path):
     shown = run("sandbox", "--help", cwd=tmp_path, env={"COLUMNS": "80"}).stdout
     for option in ("--time-scale", "--order-rate", "--settlement-days", "--validate-responses", "--usage-plans"):
         assert option in shown
+
+
+def test_run_with_nothing_configured_uses_the_demo_marketplace_and_prints_plain_lines(tmp_path):
+    env = {k: "" for k in ("OMSYNC_AMAZON_ENDPOINT", "SP_API_REFRESH_TOKEN", "LWA_APP_ID", "LWA_CLIENT_SECRET", "PREFECT_API_URL")}
+    done = run("run", "settlement", cwd=tmp_path, env=env)
+    assert "Amazon: the sandbox on" in done.stdout and "sandbox-state.json" in done.stdout
+    assert "omsync run settlement" in done.stdout and (tmp_path / "data" / "sandbox-state.json").exists()
+    assert all(len(line) <= 200 for line in done.stdout.splitlines())
+    assert any("sandbox-state.json (no OMSYNC_AMAZON_ENDPOINT set)" in line for line in done.stdout.splitlines()), \
+        "piped output is one line per message, never hard-wrapped"

@@ -50,6 +50,8 @@ def test_demo_twice_then_the_ui_shows_its_runs_and_artifacts(tmp_path, monkeypat
         done = subprocess.run([OMSYNC, "demo"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         assert "Done in" in done.stdout and "omsync serve" in done.stdout
+        assert any(line.startswith("✓ prices: OM AmazonPrice → Amazon (") and line.endswith(" s")
+                   for line in done.stdout.splitlines()), "piped: one plain line per step, never wrapped"
         print(f"demo run {attempt}: {time.monotonic() - started:.0f} s")
     om = OmDatabase(f"sqlite:///{tmp_path / 'data' / 'om.sqlite'}")
     paid = om.read("SELECT count(*) AS n FROM invoice WHERE payment_status = 'paid'")["n"][0]
