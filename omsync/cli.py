@@ -233,6 +233,28 @@ def prices_approve(skus: list[str] = typer.Argument(..., help="SKUs whose held p
         raise typer.Exit(1)
 
 
+@app.command("status")
+def status(amazon: bool = typer.Option(True, "--amazon/--no-amazon", help="Probe Amazon as well.")) -> None:
+    """The morning check: OM, warehouse and Amazon reachable; each flow's last run, outcome and age; orders
+    lag; feeds pending; prices held; open problems by kind; late shipments; receivables overdue.
+    Exit code 1 when something needs a person (for a monitor), 2 when settings are wrong."""
+    from omsync import serve as serving
+    from omsync import status as morning
+
+    settings = _settings()
+    intervals = {spec["name"]: spec["schedules"][0]["interval"] for spec in serving.read_deployments()}
+    sandbox = serving.wants_sandbox()
+    lines = morning.report(settings, intervals, amazon=amazon and not sandbox)
+    if amazon and sandbox:
+        lines.insert(2, morning.Line("Amazon", "sandbox", "no Amazon configured: run, demo and serve start the sandbox", False))
+    console.print(output.table(["", "what", "state", "detail"], (("!" if l.attention else "", l.what, l.state, l.detail) for l in lines),
+                               title="omsync status"))
+    needing = sum(l.attention for l in lines)
+    console.print(output.cell(f"{needing} need{'s' if needing == 1 else ''} a person (marked !)" if needing else "All well."))
+    if needing:
+        raise typer.Exit(1)
+
+
 @app.command("sandbox")
 def sandbox(
     port: int = typer.Option(8900, help="Port on 127.0.0.1 (0 picks a free one)."),
