@@ -231,4 +231,12 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             LEFT JOIN exception_counts e USING (settlement_id);
         """,
     ),
+    (
+        5,
+        # The price guard records who approved or rejected a held change, and when it was rejected.
+        """
+        ALTER TABLE ops.price_guard ADD COLUMN decided_by VARCHAR;
+        ALTER TABLE ops.price_guard ADD COLUMN rejected_at TIMESTAMPTZ;
+        """,
+    ),
 )

@@ -214,23 +214,74 @@ def settlement_import(files: list[Path] = typer.Argument(..., help="V2 settlemen
     _print_counts("omsync settlement import", settlement(files=[str(f) for f in files]))
 
 
-@prices_app.command("approve")
-def prices_approve(skus: list[str] = typer.Argument(..., help="SKUs whose held price change is right.")) -> None:
-    """Release held price changes (a fall over 50 % or a rise over 200 %); the next prices run sends them."""
-    from connectors import ops
+By = Annotated[str, typer.Option("--by", help="Who decides (recorded with the decision); default: your login name.")]
+CHANGE_COLUMNS = ["sku", "previous", "new price", "change %"]
+
+
+def _login() -> str:
+    import getpass
+
+    return getpass.getuser()
+
+
+def _changes(frame) -> list[tuple]:
+    return [(r["sku"], r["previous"], r["price"], f"{r['change_percent']:+.1f}") for r in frame.iter_rows(named=True)]
+
+
+def _not_held(asked: list[str], done, verb: str) -> None:
+    missing = sorted(set(asked) - set(done["sku"]))
+    if missing:
+        output.console(stderr=True).print(output.cell(f"not held, nothing to {verb}: {', '.join(missing)}"))
+        raise typer.Exit(1)
+
+
+@prices_app.command("held")
+def prices_held() -> None:
+    """List the price changes held for a person (a fall over 50 % or a rise over 200 % of Amazon's accepted price)."""
     from connectors.warehouse import Warehouse
+    from omsync import price_guard
+
+    with Warehouse(_settings().warehouse).read() as con:
+        held = price_guard.held(con)
+    rows = [(*change, f"{at:%Y-%m-%d %H:%M}") for change, at in zip(_changes(held), held["held_at"])]
+    output.print_rows(console, [*CHANGE_COLUMNS, "held since (UTC)"], rows, title="Held for approval: omsync prices approve|reject SKU…")
+
+
+@prices_app.command("approve")
+def prices_approve(
+    skus: list[str] = typer.Argument(None, help="SKUs whose held price change is right."),
+    all_held: bool = typer.Option(False, "--all", help="Approve every held change."),
+    by: By = "",
+) -> None:
+    """Release held price changes; the next prices run sends them."""
+    from connectors.warehouse import Warehouse
+    from omsync import price_guard
+
+    if bool(skus) == all_held:
+        raise typer.BadParameter("give SKUs or --all", param_hint="SKUS")
+    with Warehouse(_settings().warehouse).write() as con:
+        approved = price_guard.approve(con, None if all_held else skus, by or _login())
+    if approved.height:
+        console.print(output.table(CHANGE_COLUMNS, _changes(approved), title="Approved; sent by the next prices run",
+                                   right=CHANGE_COLUMNS[1:]))
+    elif all_held:
+        console.print("No price change is held.")
+    _not_held(skus or [], approved, "approve")
+
+
+@prices_app.command("reject")
+def prices_reject(skus: list[str] = typer.Argument(..., help="SKUs whose held price change is wrong."), by: By = "") -> None:
+    """Refuse held price changes: Amazon keeps its accepted price, and the same OM price is never sent;
+    correct the price in the OM and the next prices run sends the new one (or holds it again)."""
+    from connectors.warehouse import Warehouse
+    from omsync import price_guard
 
     with Warehouse(_settings().warehouse).write() as con:
-        approved = ops.approve_prices(con, skus)
-    if approved.height:
-        console.print(output.table(
-            ["sku", "previous", "new price", "change %"],
-            ((r["sku"], r["previous"], r["price"], f"{r['change_percent']:+.1f}") for r in approved.iter_rows(named=True)),
-            title="Approved; sent by the next prices run", right=["previous", "new price", "change %"]))
-    missing = sorted(set(skus) - set(approved["sku"]))
-    if missing:
-        output.console(stderr=True).print(output.cell(f"not held, nothing to approve: {', '.join(missing)}"))
-        raise typer.Exit(1)
+        rejected = price_guard.reject(con, skus, by or _login())
+    if rejected.height:
+        console.print(output.table(CHANGE_COLUMNS, _changes(rejected), title="Rejected; Amazon keeps the previous price",
+                                   right=CHANGE_COLUMNS[1:]))
+    _not_held(skus, rejected, "reject")
 
 
 @app.command("status")
