@@ -36,6 +36,7 @@ settlement_app = typer.Typer(help="Settlement reports downloaded from Seller Cen
 app.add_typer(settlement_app, name="settlement")
 console = output.console()
 DEBUG = False  # --debug: Python's and Prefect's tracebacks instead of one-line errors
+ORIGIN: dict[str, str] = {}  # where each setting came from (omsync.config.apply)
 Items = Annotated[int, typer.Option(min=1, help="Number of items.")]
 Sites = Annotated[int, typer.Option(min=1, max=99, help="Number of sites (warehouses).")]
 Customers = Annotated[int, typer.Option(min=0, help="Number of existing OM customers.")]
@@ -60,8 +61,22 @@ def options(
     version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     """Keep an Order Management system and Amazon Seller Central in step."""
-    global DEBUG
+    from omsync import config
+
+    global DEBUG, ORIGIN
     DEBUG = debug
+    ORIGIN = config.apply()
+
+
+@app.command("config")
+def show_config() -> None:
+    """Print the settings in effect (secrets masked) and where each came from: the environment,
+    omsync.toml (or the file OMSYNC_CONFIG names) or the default. The environment wins."""
+    from omsync import config
+
+    console.print(output.table(["omsync.toml key", "environment variable", "value", "from"],
+                               config.effective(os.environ, ORIGIN), title="omsync settings"))
+    _settings()  # a bad value is reported after the table, as every command would
 
 
 @om_app.command("init")
