@@ -32,6 +32,8 @@ om_app = typer.Typer(help="Create and fill the OM database (OMSYNC_OM_URL).", no
 app.add_typer(om_app, name="om")
 prices_app = typer.Typer(help="Guarded price changes.", no_args_is_help=True)
 app.add_typer(prices_app, name="prices")
+amazon_app = typer.Typer(help="The Amazon account omsync works with.", no_args_is_help=True)
+app.add_typer(amazon_app, name="amazon")
 settlement_app = typer.Typer(help="Settlement reports downloaded from Seller Central.", no_args_is_help=True)
 app.add_typer(settlement_app, name="settlement")
 console = output.console()
@@ -318,6 +320,27 @@ def status(amazon: bool = typer.Option(True, "--amazon/--no-amazon", help="Probe
     needing = sum(l.attention for l in lines)
     console.print(output.cell(f"{needing} need{'s' if needing == 1 else ''} a person (marked !)" if needing else "All well."))
     if needing:
+        raise typer.Exit(1)
+
+
+@amazon_app.command("check")
+def amazon_check() -> None:
+    """Call one cheap operation per role the flows need and say which role is missing (exit code 1)."""
+    from connectors.amazon import AmazonConnector, RetryPolicy
+    from omsync import checks
+    from omsync.amazon_check import check_roles
+
+    settings = _settings()
+    err = output.console(stderr=True)
+    checks.require(checks.check_amazon(settings, say=lambda line: err.print(output.cell(line))))
+    with AmazonConnector(settings, retry=RetryPolicy(attempts=3, base_delay=0.5, max_delay=2.0)) as amazon:
+        found = check_roles(amazon)
+    where = settings.amazon_endpoint or f"Amazon ({settings.marketplace_id})"
+    console.print(output.table(["role", "operation", "needed by", "verdict", "what to do"],
+                               ((c.role, c.operation, c.needed_by, c.verdict, c.detail) for c in found), title=f"Roles at {where}"))
+    missing = [c.role for c in found if c.verdict != "ok"]
+    if missing:
+        err.print(output.cell(f"not usable: {'; '.join(missing)}"))
         raise typer.Exit(1)
 
 
