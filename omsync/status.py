@@ -82,7 +82,20 @@ def parts(settings: Settings, amazon: bool) -> list[Line]:
     found = [checks.check_om(settings), checks.check_warehouse(settings, create=False)]
     if amazon:
         found.append(checks.check_amazon(settings, sleep=lambda _: None))
-    return [Line(c.part, "ok" if c.ok else "DOWN", c.detail, not c.ok) for c in found]
+    lines = [Line(c.part, "ok" if c.ok else "DOWN", c.detail, not c.ok) for c in found]
+    if amazon and found[-1].ok:
+        lines.append(roles(settings))
+    return lines
+
+
+def roles(settings: Settings) -> Line:
+    """The credentials' roles are sufficient for every flow (`omsync amazon check` details them)."""
+    from connectors.amazon import AmazonConnector, RetryPolicy
+    from omsync.amazon_check import check_roles
+
+    with AmazonConnector(settings, retry=RetryPolicy(attempts=2, base_delay=0.5, max_delay=1.0)) as amazon:
+        lacking = [c.role for c in check_roles(amazon) if c.verdict != "ok"]
+    return Line("Amazon roles", "MISSING" if lacking else "ok", "; ".join(lacking) or "every flow's", bool(lacking))
 
 
 def ago(seconds: float | None) -> str:

@@ -34,7 +34,7 @@ def test_status_is_all_well_and_exit_0_when_nothing_needs_a_person(tmp_path, san
     done = run("status", cwd=tmp_path, env=env, check=False)
     assert done.returncode == 0, done.stdout
     assert "All well." in done.stdout and sandbox.url in done.stdout
-    for line in ("flow orders", "flow settlement", "orders lag", "feeds pending", "prices held", "open problems",
+    for line in ("Amazon roles", "flow orders", "flow settlement", "orders lag", "feeds pending", "prices held", "open problems",
                  "late shipments", "receivables overdue"):
         assert line in done.stdout
 
