@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 import polars as pl
+from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.events import emit_event
 from prefect.runtime import flow_run
 
 from connectors import ops
@@ -17,6 +19,7 @@ from connectors.warehouse import Warehouse
 
 PROBLEM_SCHEMA = {"kind": pl.String, "key": pl.String, "value": pl.String, "reason": pl.String}
 TABLE_ROWS = 500  # the UI shows a table, not a dump; the warehouse has them all
+PROBLEMS_EVENT = "omsync.run.problems"  # a run finished with problems
 
 
 @dataclass
@@ -70,6 +73,15 @@ def _finish(warehouse: Warehouse, report: RunReport, outcome: str, message: str)
     if flow_run.id is None:
         return
     problems = report.problem_table()
+    facts = ", ".join(f"{name} {value:,}" for name, value in {"in": report.count_in, "out": report.count_out, **report.counts}.items())
+    get_run_logger().info("%s %s: %s%s", report.flow, outcome, facts, f"; {message}" if message else "")
+    if problems.height:
+        kinds = ", ".join(f"{kind} {n:,}" for kind, n in problems.group_by("kind").len().sort("kind").iter_rows())
+        get_run_logger().info("problems: %s", kinds)
+        if outcome == "OK_WITH_PROBLEMS":  # a failed run has Prefect's own Failed event
+            # omsync's alerts automation (omsync/alerts.py) notifies on this event: counts only, never keys or buyer data
+            emit_event(PROBLEMS_EVENT, resource={"prefect.resource.id": f"omsync.run.{report.run_id}", "prefect.resource.name": report.flow},
+                       payload={"problems": problems.height, "kinds": kinds})
     lines = [f"# {report.flow}: {outcome}", "", "| what | count |", "|---|---:|",
              f"| in | {report.count_in:,} |", f"| out | {report.count_out:,} |"]
     lines += [f"| {name} | {value:,} |" for name, value in report.counts.items()]

@@ -158,12 +158,15 @@ def demo(
 def serve(
     port: int = typer.Option(4200, help="Port of the local Prefect server and UI (reused when already running)."),
     every: list[str] = typer.Option([], "--every", help="Override a schedule: FLOW=SECONDS, e.g. --every orders=60."),
+    notify: Optional[str] = typer.Option(None, "--notify", metavar="URL",
+                                         help="Post an alert to this webhook when a run fails or has problems (or OMSYNC_NOTIFY_URL)."),
+    run_now: bool = typer.Option(True, "--run-now/--no-run-now", help="Run each flow once at start, then on its schedule."),
 ) -> None:
     """Run the five flows on their schedules (prefect.yaml) with a local Prefect server and UI; against the
     sandbox and the embedded OM unless OMSYNC_* settings point elsewhere. Ctrl-C stops everything it started."""
     from omsync import serve as serving
 
-    serving.serve(_settings(), port, serving.parse_every(every), console)
+    serving.serve(_settings(), port, serving.parse_every(every), console, notify or os.environ.get("OMSYNC_NOTIFY_URL"), run_now)
 
 
 @app.command("run")

@@ -103,9 +103,11 @@ def marketplace(settings: Settings, console: Console) -> Iterator[Settings]:
         sandbox.stop()
 
 
-def serve(settings: Settings, port: int, every: dict[str, int], console: Console) -> None:
+def serve(settings: Settings, port: int, every: dict[str, int], console: Console, notify: str | None = None,
+          run_now: bool = True) -> None:
     """Reuse or start the Prefect server, then the sandbox and the embedded OM when nothing else is
-    configured, then serve the deployments until Ctrl-C; stop whatever was started here."""
+    configured, then serve the deployments until Ctrl-C (each run once now unless not run_now; alerts to
+    the `notify` webhook); stop whatever was started here."""
     specs = read_deployments()
     started = []
     record = server_record(settings)
@@ -129,12 +131,47 @@ def serve(settings: Settings, port: int, every: dict[str, int], console: Console
         console.print(table)
         from prefect import serve as serve_deployments  # only now: Prefect reads PREFECT_API_URL once, at import
 
+        ensure_work_pool(specs)
+        if notify:
+            from omsync import alerts
+
+            alerts.install(notify)
+            console.print("Alerts: a failed run, or one with problems, posts to the webhook (OMSYNC_NOTIFY_URL)")
+        if run_now:
+            started_now = run_once_now(deployments)
+            console.print(f"Running each flow once now: {', '.join(started_now)}")
         serve_deployments(*deployments, print_starting_message=False)
     finally:
         if os.environ.get("PREFECT_API_URL"):
             prefect_server.forget_url(record, os.environ["PREFECT_API_URL"])
         for process in reversed(started):
             prefect_server.stop(process)
+
+
+def ensure_work_pool(specs: list[dict]) -> None:
+    """The work pool prefect.yaml names exists (a process pool), so that the UI does not warn about it and
+    `prefect worker start --pool …` finds it; serve itself runs the flows in its own process."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+
+    with get_client(sync_client=True) as client:
+        for name in sorted({spec["work_pool"]["name"] for spec in specs if spec.get("work_pool")}):
+            try:
+                client.create_work_pool(WorkPoolCreate(name=name, type="process"))
+            except ObjectAlreadyExists:
+                pass
+
+
+def run_once_now(deployments: list) -> list[str]:
+    """A run of each deployment now, in prefect.yaml's order, so that the UI shows every flow at once
+    instead of after its first interval (prices after an hour, settlement after six)."""
+    from prefect.deployments import run_deployment
+
+    for deployment in deployments:
+        deployment.apply()
+        run_deployment(f"{deployment.flow_name}/{deployment.name}", timeout=0, tags=["omsync-serve-start"])
+    return [d.name for d in deployments]
 
 
 def server_record(settings: Settings) -> Path:

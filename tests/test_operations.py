@@ -101,6 +101,11 @@ def test_serve_schedules_five_deployments_runs_them_and_ctrl_c_stops_everything(
         assert sorted(d["name"] for d in deployments) == ["inventory", "orders", "prices", "settlement", "shipments"]
         assert all(d["schedules"] and d["schedules"][0]["active"] for d in deployments)
         assert completed[0]["deployment_id"] in {d["id"] for d in deployments}
+        started_at_once = httpx.post(f"{api}/flow_runs/filter", trust_env=False, json={
+            "flow_runs": {"tags": {"all_": ["omsync-serve-start"]}}}).json()
+        assert {r["deployment_id"] for r in started_at_once} == {d["id"] for d in deployments}, "every flow runs once at start"
+        pools = httpx.post(f"{api}/work_pools/filter", trust_env=False, json={}).json()
+        assert "omsync" in {p["name"] for p in pools}, "the work pool prefect.yaml names exists"
     finally:
         os.killpg(serve.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         try:
