@@ -3,6 +3,7 @@ Artifacts carry counts, SKUs and reasons only: never buyer data, never secrets."
 
 from __future__ import annotations
 
+import re
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -86,7 +87,7 @@ def _finish(warehouse: Warehouse, report: RunReport, outcome: str, message: str)
              f"| in | {report.count_in:,} |", f"| out | {report.count_out:,} |"]
     lines += [f"| {name} | {value:,} |" for name, value in report.counts.items()]
     if message:
-        lines += ["", message]
+        lines += ["", markdown_text(message)]
     if report.sections:
         lines += [""] + report.sections
     if problems.height:
@@ -95,5 +96,10 @@ def _finish(warehouse: Warehouse, report: RunReport, outcome: str, message: str)
         query = report.problems_query or f"SELECT * FROM ops.quarantine WHERE flow = '{report.flow}' AND resolved_at IS NULL"
         lines += ["", f"All of them: `omsync sql \"{query}\"`"]
     create_markdown_artifact("\n".join(lines), key=f"{report.flow}-summary", description=f"{report.flow} run summary")
-    create_table_artifact(problems.head(TABLE_ROWS).to_dicts(), key=f"{report.flow}-problems",
+    create_table_artifact(problems.head(TABLE_ROWS).fill_null("").to_dicts(), key=f"{report.flow}-problems",
                           description=f"{report.flow}: first {TABLE_ROWS} problems of {problems.height}")
+
+
+def markdown_text(text: str) -> str:
+    """Text shown literally in a markdown artifact: markup characters escaped, one line."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+!|~])", r"\\\1", " ".join(text.split()))

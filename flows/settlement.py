@@ -21,6 +21,7 @@ from connectors.warehouse import Warehouse
 from flows.runs import PROBLEM_SCHEMA, recorded_run
 from omsync.errors import UserError
 from omsync.settings import Settings
+from transforms.money import money_text
 from transforms.settlement import (EXCEPTION_SCHEMA, Reconciliation, balance, classify_lines, find_overdue, line_exceptions,
                                    reconcile_orders, settle_orders)
 from transforms.settlement_report import ParsedReport, ReportFormatError, decode_report, parse_settlement_report
@@ -173,8 +174,8 @@ def describe(applied: Applied, overdue: int) -> list[str]:
         "| | |", "|---|---|",
         f"| period | {s['period_start'] or '?'} → {s['period_end'] or '?'} |",
         f"| deposit | {s['deposit_date'] or '?'} |",
-        f"| reported total | {s['reported_total'] if s['reported_total'] is not None else '?'} {s['currency'] or ''} |",
-        f"| computed total | {s['computed_total']} {s['currency'] or ''} |",
+        f"| reported total | {money_text(s['reported_total'], s['currency'])} |",
+        f"| computed total | {money_text(s['computed_total'], s['currency'], missing=money_text(0, s['currency']))} |",
         f"| balanced | {'yes' if s['balanced'] else '**no**'} |",
         f"| lines | {s['line_count']:,} ({s['bad_rows']:,} unreadable) |",
         f"| invoices paid | {by_status.get('paid', 0):,} |",

@@ -128,3 +128,9 @@ def choose_hold_sites(lines: pl.DataFrame, availability: pl.DataFrame) -> pl.Dat
     availability: item_id, site_id, code, available (on-hand minus holds)."""
     best = availability.sort("item_id", "available", "code", descending=[False, True, False]).unique("item_id", keep="first", maintain_order=True)
     return lines.join(best.select("item_id", "site_id"), on="item_id", how="left")
+
+
+def unchanged_orders(record: pl.DataFrame, created: int, changed: int) -> int:
+    """Orders seen that the OM already had and that needed no change: with the new, changed, waiting, pending
+    and cancelled-before-import ones, every order seen is counted once."""
+    return record.filter(pl.col("import_state").is_in(["IMPORTED", "CANCELLED"])).height - created - changed
