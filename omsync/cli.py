@@ -182,9 +182,14 @@ def run_flow(
     if name not in names:
         raise typer.BadParameter(f"choose one of: {', '.join(names)}", param_hint="NAME")
     settings = _settings()
+    if _use_prefect(settings) and (deployment := serving.served_deployment(name)):
+        # `omsync serve` is up: the run is the deployment's (its Activity shows it), with serve's settings
+        state = serving.run_deployment_now(deployment, {"full": True} if full else {}, console)
+        if state != "Completed":
+            raise UserError(f"the {deployment} run ended {state}: its logs are in the Prefect UI")
+        return
     with serving.marketplace(settings, console) as settings:
         _preflight(settings, amazon=True)
-        _use_prefect(settings)
         from flows.registry import FLOWS  # only now: Prefect reads PREFECT_API_URL once, at import
 
         counts = FLOWS[name](full=full) if "full" in FLOWS[name].parameters.properties else FLOWS[name]()
@@ -202,14 +207,16 @@ def _preflight(settings: Settings, amazon: bool) -> None:
         checks.require(checks.check_amazon(settings, say=lambda line: err.print(output.cell(line))))
 
 
-def _use_prefect(settings: Settings) -> None:
-    """Send runs to PREFECT_API_URL or the server `omsync serve` started; Prefect's tracebacks only with --debug."""
+def _use_prefect(settings: Settings) -> str | None:
+    """Send runs to PREFECT_API_URL or the server `omsync serve` started (returned; None: a temporary one);
+    Prefect's tracebacks only with --debug."""
     from omsync.prefect_server import quiet_tracebacks, use_running_server
     from omsync.serve import server_record
 
-    use_running_server(record=server_record(settings))
+    running = use_running_server(record=server_record(settings))
     if not DEBUG:
         quiet_tracebacks()
+    return running
 
 
 def _print_counts(title: str, counts: dict[str, int]) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import yaml
 from rich.console import Console
 from rich.table import Table
@@ -172,6 +173,37 @@ def run_once_now(deployments: list) -> list[str]:
         deployment.apply()
         run_deployment(f"{deployment.flow_name}/{deployment.name}", timeout=0, tags=["omsync-serve-start"])
     return [d.name for d in deployments]
+
+
+def served_deployment(name: str) -> str | None:
+    """The deployment `flow/name` when a runner (`omsync serve`) is polling for its runs now, else None."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import DeploymentStatus
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            deployment = client.read_deployment_by_name(f"{name}/{name}")
+        except (ObjectNotFound, httpx.HTTPError):  # no such deployment, or PREFECT_API_URL names a server that is down
+            return None
+    return f"{name}/{name}" if deployment.status == DeploymentStatus.READY else None
+
+
+def run_deployment_now(deployment: str, parameters: dict, console: Console) -> str:
+    """One run of a served deployment, waited for; returns its final state's name and prints its summary."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+    from prefect.deployments import run_deployment
+    from rich.markdown import Markdown
+
+    console.print(output.cell(f"Running the deployment {deployment} on the server `omsync serve` runs …"))
+    run = run_deployment(deployment, parameters=parameters, poll_interval=1, as_subflow=False)
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
+    for artifact in artifacts:
+        if artifact.type == "markdown" and artifact.key and artifact.key.endswith("-summary"):
+            console.print(Markdown(str(artifact.data)))
+    return run.state.name if run.state else "unknown"
 
 
 def server_record(settings: Settings) -> Path:

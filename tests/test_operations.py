@@ -106,6 +106,14 @@ def test_serve_schedules_five_deployments_runs_them_and_ctrl_c_stops_everything(
         assert {r["deployment_id"] for r in started_at_once} == {d["id"] for d in deployments}, "every flow runs once at start"
         pools = httpx.post(f"{api}/work_pools/filter", trust_env=False, json={}).json()
         assert "omsync" in {p["name"] for p in pools}, "the work pool prefect.yaml names exists"
+        by_hand = subprocess.run([OMSYNC, "run", "shipments"], cwd=tmp_path, env=clean_env(tmp_path), capture_output=True,
+                                 text=True, timeout=180)  # finds serve's server on its port through data/prefect-server.url
+        assert by_hand.returncode == 0 and "Running the deployment shipments/shipments" in by_hand.stdout, by_hand.stderr[-2000:]
+        assert "shipments: OK" in by_hand.stdout, "the run's summary is printed"
+        shipments = next(d["id"] for d in deployments if d["name"] == "shipments")
+        runs_of_shipments = httpx.post(f"{api}/flow_runs/filter", trust_env=False, json={
+            "flow_runs": {"deployment_id": {"any_": [shipments]}}}).json()
+        assert len(runs_of_shipments) >= 2, "omsync run's run is one of the deployment's (its Activity shows it)"
     finally:
         os.killpg(serve.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         try:
