@@ -68,6 +68,17 @@ def options(
     global DEBUG, ORIGIN
     DEBUG = debug
     ORIGIN = config.apply()
+    keep_prefect_home_with_the_data()
+
+
+def keep_prefect_home_with_the_data() -> None:
+    """Prefect's history beside the warehouse (data/prefect), as ops.runs is, unless PREFECT_HOME is set:
+    not the user's ~/.prefect, shared by every checkout on the machine."""
+    from omsync.settings import DEFAULT_WAREHOUSE
+
+    if not os.environ.get("PREFECT_HOME"):
+        data = Path(os.environ.get("OMSYNC_WAREHOUSE") or DEFAULT_WAREHOUSE).parent
+        os.environ["PREFECT_HOME"] = str((data / "prefect").resolve())
 
 
 @app.command("config")

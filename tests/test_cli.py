@@ -164,9 +164,28 @@ def test_sandbox_help_shows_every_option_name_whole(tmp_path):
 
 def test_run_with_nothing_configured_uses_the_demo_marketplace_and_prints_plain_lines(tmp_path):
     env = {k: "" for k in ("OMSYNC_AMAZON_ENDPOINT", "SP_API_REFRESH_TOKEN", "LWA_APP_ID", "LWA_CLIENT_SECRET", "PREFECT_API_URL")}
+    # a Prefect home used before: a new one's database migration alone takes over a minute on this machine
+    env["PREFECT_HOME"] = os.environ.get("PREFECT_HOME") or str(Path.home() / ".prefect")
     done = run("run", "settlement", cwd=tmp_path, env=env)
     assert "Amazon: the sandbox on" in done.stdout and "sandbox-state.json" in done.stdout
     assert "omsync run settlement" in done.stdout and (tmp_path / "data" / "sandbox-state.json").exists()
     assert all(len(line) <= 200 for line in done.stdout.splitlines())
     assert any("sandbox-state.json (no OMSYNC_AMAZON_ENDPOINT set)" in line for line in done.stdout.splitlines()), \
         "piped output is one line per message, never hard-wrapped"
+
+
+def test_prefect_home_is_kept_with_the_projects_data_unless_set(tmp_path, monkeypatch):
+    from omsync.cli import keep_prefect_home_with_the_data
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PREFECT_HOME", raising=False)
+    monkeypatch.delenv("OMSYNC_WAREHOUSE", raising=False)
+    keep_prefect_home_with_the_data()
+    assert os.environ["PREFECT_HOME"] == str(tmp_path / "data" / "prefect")
+    monkeypatch.setenv("OMSYNC_WAREHOUSE", str(tmp_path / "elsewhere" / "w.duckdb"))
+    monkeypatch.delenv("PREFECT_HOME")
+    keep_prefect_home_with_the_data()
+    assert os.environ["PREFECT_HOME"] == str(tmp_path / "elsewhere" / "prefect")
+    monkeypatch.setenv("PREFECT_HOME", "/srv/prefect")
+    keep_prefect_home_with_the_data()
+    assert os.environ["PREFECT_HOME"] == "/srv/prefect"
