@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -225,6 +225,7 @@ def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of:
                     recon.record_report(con, document.report_id, document.created_time, ids, "read")
             if progress:
                 update_progress_artifact(progress, 100.0 * done / len(documents))
+                get_run_logger().info("settlement reports reconciled: %d of %d", done, len(documents))
         overdue = apply_terms(om, warehouse, as_of)
         if newest:
             with warehouse.write() as con:

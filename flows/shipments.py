@@ -6,7 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -55,6 +55,8 @@ def confirm_all(amazon: AmazonConnector, packages: pl.DataFrame, concurrency: in
             results.append(result)
             if progress and (done % step == 0 or done == packages.height):
                 update_progress_artifact(progress, 100.0 * done / packages.height)
+                if done % (step * 10) == 0 or done == packages.height:  # the terminal: a line per tenth
+                    get_run_logger().info("packages confirmed to Amazon: %d of %d", done, packages.height)
     return pl.DataFrame(results, schema=RESULT_SCHEMA)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -227,6 +228,7 @@ def _use_prefect(settings: Settings) -> str | None:
     running = use_running_server(record=server_record(settings))
     if not DEBUG:
         quiet_tracebacks()
+    logging.getLogger("omsync").setLevel(logging.INFO)  # the terminal shows Amazon's retries as they happen
     return running
 
 
