@@ -301,4 +301,12 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         ALTER TABLE recon.settlements ADD COLUMN marketplace_id VARCHAR;
         """,
     ),
+    (
+        6,
+        # The price guard records who approved or rejected a held change, and when it was rejected.
+        """
+        ALTER TABLE ops.price_guard ADD COLUMN decided_by VARCHAR;
+        ALTER TABLE ops.price_guard ADD COLUMN rejected_at TIMESTAMPTZ;
+        """,
+    ),
 )

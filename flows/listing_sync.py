@@ -82,6 +82,7 @@ def _collect(amazon: AmazonConnector, warehouse: Warehouse, attribute: ops.Attri
             log.warning("feed %s: no verdict yet (%s); the next run collects it", feed_id, exc.code)
         if progress:
             update_progress_artifact(progress, 100.0 * done / len(feed_ids))
+            log.info("%s feeds processed by Amazon: %d of %d", attribute, done, len(feed_ids))
     found = [pl.DataFrame(schema=VERDICT_SCHEMA)]
     if results:
         with warehouse.write() as con:

@@ -17,7 +17,7 @@ from flows.warehouse_tasks import land
 from transforms.customers import match_customers
 from transforms.orders import (OrderPlan, as_om_lines, as_om_orders, cancellable, choose_hold_sites, flatten_lines,
                                flatten_orders, latest_versions, lines_to_hold, order_outcomes, order_problems, plan_orders,
-                               shipped_before_cancel)
+                               shipped_before_cancel, unchanged_orders)
 from transforms.terms import DEFAULT_TERMS
 from transforms.text import clean_text
 
@@ -81,8 +81,11 @@ def orders(overlap_minutes: float = 10.0, initial_days: float = 30.0, terms_code
         rules = pl.concat([i["matches"].orders.select("match_rule") for i in imports])
         states = dict(seen.group_by("import_state").len().iter_rows())
         run.count_in, run.count_out = seen.height, sum(l.orders_created for l in loaded)
-        run.counts = {"orders seen": seen.height, "new in OM": run.count_out, "lines": sum(l.lines_created for l in loaded),
+        changed = sum(c.cancelled.height + c.already_shipped.height for c in cancelled)
+        run.counts = {"orders seen": seen.height, "new in OM": run.count_out,
+                      "unchanged": unchanged_orders(seen, run.count_out, changed), "lines": sum(l.lines_created for l in loaded),
                       "holds": sum(l.holds_created for l in loaded), "cancelled in OM": sum(c.cancelled.height for c in cancelled),
+                      "cancelled after shipping": sum(c.already_shipped.height for c in cancelled),
                       "waiting": waiting_now.height, "pending at Amazon": states.get("PENDING", 0),
                       "cancelled before import": states.get("CANCELLED_BEFORE_IMPORT", 0),
                       "customers created": sum(l.customers_created for l in loaded),

@@ -3,13 +3,16 @@ Artifacts carry counts, SKUs and reasons only: never buyer data, never secrets."
 
 from __future__ import annotations
 
+import re
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 
 import polars as pl
+from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.events import emit_event
 from prefect.runtime import flow_run
 
 from connectors import ops
@@ -19,6 +22,7 @@ from connectors.warehouse import Warehouse
 
 PROBLEM_SCHEMA = {"kind": pl.String, "key": pl.String, "value": pl.String, "reason": pl.String}
 TABLE_ROWS = 500  # the UI shows a table, not a dump; the warehouse has them all
+PROBLEMS_EVENT = "omsync.run.problems"  # a run finished with problems
 
 
 @dataclass
@@ -80,11 +84,20 @@ def _finish(warehouse: Warehouse, report: RunReport, outcome: str, message: str)
     if flow_run.id is None:
         return
     problems = report.problem_table()
+    facts = ", ".join(f"{name} {value:,}" for name, value in {"in": report.count_in, "out": report.count_out, **report.counts}.items())
+    get_run_logger().info("%s %s: %s%s", report.flow, outcome, facts, f"; {message}" if message else "")
+    if problems.height:
+        kinds = ", ".join(f"{kind} {n:,}" for kind, n in problems.group_by("kind").len().sort("kind").iter_rows())
+        get_run_logger().info("problems: %s", kinds)
+        if outcome == "OK_WITH_PROBLEMS":  # a failed run has Prefect's own Failed event
+            # omsync's alerts automation (omsync/alerts.py) notifies on this event: counts only, never keys or buyer data
+            emit_event(PROBLEMS_EVENT, resource={"prefect.resource.id": f"omsync.run.{report.run_id}", "prefect.resource.name": report.flow},
+                       payload={"problems": problems.height, "kinds": kinds})
     lines = [f"# {report.flow}: {outcome}", "", "| what | count |", "|---|---:|",
              f"| in | {report.count_in:,} |", f"| out | {report.count_out:,} |"]
     lines += [f"| {name} | {value:,} |" for name, value in report.counts.items()]
     if message:
-        lines += ["", message]
+        lines += ["", markdown_text(message)]
     if report.sections:
         lines += [""] + report.sections
     if problems.height:
@@ -93,5 +106,10 @@ def _finish(warehouse: Warehouse, report: RunReport, outcome: str, message: str)
         query = report.problems_query or open_quarantine(report.flow)
         lines += ["", f"All of them: `omsync sql \"{query}\"`"]
     create_markdown_artifact("\n".join(lines), key=f"{report.flow}-summary", description=f"{report.flow} run summary")
-    create_table_artifact(problems.head(TABLE_ROWS).to_dicts(), key=f"{report.flow}-problems",
+    create_table_artifact(problems.head(TABLE_ROWS).fill_null("").to_dicts(), key=f"{report.flow}-problems",
                           description=f"{report.flow}: first {TABLE_ROWS} problems of {problems.height}")
+
+
+def markdown_text(text: str) -> str:
+    """Text shown literally in a markdown artifact: markup characters escaped, one line."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+!|~])", r"\\\1", " ".join(text.split()))

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -24,6 +24,7 @@ from transforms.settlement import (EXCEPTION_SCHEMA, Reconciliation, balance, ch
                                    line_exceptions, reconcile_orders, settle_orders, supersedes)
 from transforms.settlement_records import (accumulated_fees, applicable_terms, open_receivables, settlement_exceptions, settlement_row,
                                           settlements_in, split_incomplete)
+from transforms.money import money_text
 from transforms.settlement_report import ParsedReport, ReportFormatError, decode_report, parse_settlement_report
 
 WATERMARK = "created_since"
@@ -159,8 +160,8 @@ def describe(applied: Applied, overdue: int) -> list[str]:
         "| | |", "|---|---|",
         f"| period | {s['period_start'] or '?'} → {s['period_end'] or '?'} |",
         f"| deposit | {s['deposit_date'] or '?'} |",
-        f"| reported total | {s['reported_total'] if s['reported_total'] is not None else '?'} {s['currency'] or ''} |",
-        f"| computed total | {s['computed_total']} {s['currency'] or ''} |",
+        f"| reported total | {money_text(s['reported_total'], s['currency'])} |",
+        f"| computed total | {money_text(s['computed_total'], s['currency'], missing=money_text(0, s['currency']))} |",
         f"| balanced | {'yes' if s['balanced'] else '**no**'} |",
         f"| lines | {s['line_count']:,} ({s['bad_rows']:,} unreadable) |",
         f"| invoices paid | {by_status.get('paid', 0):,} |",
@@ -208,6 +209,7 @@ def settlement(files: list[str] | None = None, overlap_days: float = 3.0, as_of:
                     recon.record_report(con, document.report_id, document.created_time, ids, "read")
             if progress:
                 update_progress_artifact(progress, 100.0 * done / len(documents))
+                get_run_logger().info("settlement reports reconciled: %d of %d", done, len(documents))
         overdue = apply_terms(om, warehouse, as_of)
         if newest:
             with warehouse.write() as con:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import polars as pl
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -41,6 +41,11 @@ def load_outcomes(om: OmDatabase, warehouse: Warehouse, packages: pl.DataFrame, 
     return closed
 
 
+def done_logged(answered: list[pl.DataFrame], total: int) -> int:
+    """How many tenths of the packages were answered before this batch."""
+    return 10 * sum(a.height for a in answered) // total
+
+
 @task(cache_policy=NO_CACHE)
 def confirm_and_record(r: Resources, packages: pl.DataFrame, concurrency: int) -> tuple[pl.DataFrame, dict[str, int]]:
     """confirmShipment for every package; each small batch of answers is recorded as it comes, so a
@@ -50,7 +55,10 @@ def confirm_and_record(r: Resources, packages: pl.DataFrame, concurrency: int) -
     for results in confirm_in_batches(r.amazon, package_details(packages), concurrency):
         closed = {k: closed[k] + v for k, v in load_outcomes(r.om, r.warehouse, packages, results).items()}
         answered.append(results)
-        update_progress_artifact(progress, 100.0 * sum(a.height for a in answered) / packages.height)
+        done, logged = sum(a.height for a in answered), done_logged(answered[:-1], packages.height)
+        update_progress_artifact(progress, 100.0 * done / packages.height)
+        if 10 * done // packages.height > logged or done == packages.height:  # the terminal: a line per tenth
+            get_run_logger().info("packages confirmed to Amazon: %d of %d", done, packages.height)
     return pl.concat(answered), closed
 
 

@@ -88,9 +88,15 @@ def run_query(warehouse: Warehouse, sql: str, snapshot: int | None = None, at: s
     except duckdb.PermissionException as exc:
         raise WriteRefused(f"refused: {str(exc).splitlines()[0]} (`omsync sql` reads the warehouse only)") from None
     except duckdb.Error as exc:
-        raise UserError(f"the query failed: {str(exc).splitlines()[0]}") from None
+        raise UserError(f"the query failed: {duckdb_message(exc)}") from None
     finally:
         con.close()
+
+
+def duckdb_message(exc: duckdb.Error) -> str:
+    """DuckDB's message on one line (its caret drawing of the statement left out)."""
+    lines = str(exc).split("\n\nLINE ")[0].splitlines()
+    return " ".join(line.strip() for line in lines if line.strip())
 
 
 def render(frame: pl.DataFrame, fmt: OutputFormat) -> bytes:

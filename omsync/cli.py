@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -9,10 +10,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from flows.registry import NAMES as FLOW_NAMES  # imports no flow (nor Prefect) until one runs
+from omsync import output
 from omsync.errors import UserError
 from omsync.settings import Settings
 
@@ -27,14 +28,19 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # Click's plain help: Rich's cuts long option names at 80 columns
 )
 om_app = typer.Typer(help="Create and fill the OM database (OMSYNC_OM_URL).", no_args_is_help=True)
 app.add_typer(om_app, name="om")
 prices_app = typer.Typer(help="Guarded price changes.", no_args_is_help=True)
 app.add_typer(prices_app, name="prices")
+amazon_app = typer.Typer(help="The Amazon account omsync works with.", no_args_is_help=True)
+app.add_typer(amazon_app, name="amazon")
 settlement_app = typer.Typer(help="Settlement reports downloaded from Seller Central.", no_args_is_help=True)
 app.add_typer(settlement_app, name="settlement")
-console = Console()
+console = output.console()
+DEBUG = False  # --debug: Python's and Prefect's tracebacks instead of one-line errors
+ORIGIN: dict[str, str] = {}  # where each setting came from (omsync.config.apply)
 Items = Annotated[int, typer.Option(min=1, help="Number of items.")]
 Sites = Annotated[int, typer.Option(min=1, max=99, help="Number of sites (warehouses).")]
 Customers = Annotated[int, typer.Option(min=0, help="Number of existing OM customers.")]
@@ -43,6 +49,49 @@ Seed = Annotated[int, typer.Option(help="Seed: the same seed gives the same data
 
 def _settings() -> Settings:
     return Settings.from_env()
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from omsync import __version__
+
+        print(f"omsync {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks (Python's and Prefect's) instead of one-line errors."),
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Keep an Order Management system and Amazon Seller Central in step."""
+    from omsync import config
+
+    global DEBUG, ORIGIN
+    DEBUG = debug
+    ORIGIN = config.apply()
+    keep_prefect_home_with_the_data()
+
+
+def keep_prefect_home_with_the_data() -> None:
+    """Prefect's history beside the warehouse (data/prefect), as ops.runs is, unless PREFECT_HOME is set:
+    not the user's ~/.prefect, shared by every checkout on the machine."""
+    from omsync.settings import DEFAULT_WAREHOUSE
+
+    if not os.environ.get("PREFECT_HOME"):
+        data = Path(os.environ.get("OMSYNC_WAREHOUSE") or DEFAULT_WAREHOUSE).parent
+        os.environ["PREFECT_HOME"] = str((data / "prefect").resolve())
+
+
+@app.command("config")
+def show_config() -> None:
+    """Print the settings in effect (secrets masked) and where each came from: the environment,
+    omsync.toml (or the file OMSYNC_CONFIG names) or the default. The environment wins."""
+    from omsync import config
+
+    console.print(output.table(["omsync.toml key", "environment variable", "value", "from"],
+                               config.effective(os.environ, ORIGIN), title="omsync settings"))
+    _settings()  # a bad value is reported after the table, as every command would
 
 
 @om_app.command("init")
@@ -74,15 +123,9 @@ def om_seed(
     started = time.perf_counter()
     om, inserted = _seed(_settings(), items, sites, customers, seed)
     elapsed = time.perf_counter() - started
-    table = Table(title=f"Seeded {om.masked_url} in {elapsed:.1f} s")
-    table.add_column("table")
-    table.add_column("inserted", justify="right")
-    table.add_column("total", justify="right")
-    totals = om.counts()
-    for name, count in totals.items():
-        if name in inserted:
-            table.add_row(name, f"{inserted[name]:,}", f"{count:,}")
-    console.print(table)
+    rows = ((name, f"{inserted[name]:,}", f"{count:,}") for name, count in om.counts().items() if name in inserted)
+    console.print(output.table(["table", "inserted", "total"], rows, title=f"Seeded {om.masked_url} in {elapsed:.1f} s",
+                               right=["inserted", "total"]))
 
 
 @app.command("sql")
@@ -104,10 +147,7 @@ def sql(
     settings = _settings()
     frame = run_query(Warehouse.of(settings), query, snapshot=snapshot, at=at)
     if format == "table":
-        table = Table(*frame.columns)
-        for row in frame.iter_rows():
-            table.add_row(*("" if v is None else str(v) for v in row))
-        Console(file=out.open("w") if out else sys.stdout).print(table)
+        output.print_rows(output.console(out.open("w") if out else None), frame.columns, frame.rows())
         return
     payload = render(frame, format)  # type: ignore[arg-type]
     if out:
@@ -167,22 +207,25 @@ def demo(
     shipments → settlement as real Prefect flow runs, then show what each side holds."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the progress lines tell the story
     from omsync import demo as story
-    from omsync.prefect_server import use_running_server
 
-    use_running_server()
-    story.run_story(_settings(), items, sites, customers, seed, console)
+    settings = _settings()
+    _use_prefect(settings)
+    story.run_story(settings, items, sites, customers, seed, console)
 
 
 @app.command("serve")
 def serve(
     port: int = typer.Option(4200, help="Port of the local Prefect server and UI (reused when already running)."),
     every: list[str] = typer.Option([], "--every", help="Override a schedule: FLOW=SECONDS, e.g. --every orders=60."),
+    notify: Optional[str] = typer.Option(None, "--notify", metavar="URL",
+                                         help="Post an alert to this webhook when a run fails or has problems (or OMSYNC_NOTIFY_URL)."),
+    run_now: bool = typer.Option(True, "--run-now/--no-run-now", help="Run each flow once at start, then on its schedule."),
 ) -> None:
     """Run the flows on their schedules (prefect.yaml) with a local Prefect server and UI; against the
     sandbox and the embedded OM unless OMSYNC_* settings point elsewhere. Ctrl-C stops everything it started."""
     from omsync import serve as serving
 
-    serving.serve(_settings(), port, serving.parse_every(every), console)
+    serving.serve(_settings(), port, serving.parse_every(every), console, notify or os.environ.get("OMSYNC_NOTIFY_URL"), run_now)
 
 
 @app.command("run")
@@ -190,55 +233,191 @@ def run_flow(
     name: str = typer.Argument(..., help=f"The flow: {', '.join(FLOW_NAMES[:-1])} or {FLOW_NAMES[-1]}."),
     full: bool = typer.Option(False, "--full", help="Send everything, not only what changed."),
 ) -> None:
-    """Run one flow now, as a Prefect flow run (it shows in the Prefect UI)."""
-    from flows.registry import FLOWS
-    from flows.resources import Resources
+    """Run one flow now, as a Prefect flow run (it shows in the Prefect UI). With no Amazon settings it
+    uses the marketplace of `omsync demo` and `omsync serve` (the sandbox, data/sandbox-state.json)."""
+    from omsync import serve as serving
 
-    if name not in FLOWS:
-        raise typer.BadParameter(f"choose one of: {', '.join(FLOWS)}", param_hint="NAME")
-    flow = FLOWS[name]
-    with Resources(_settings()) as resources:
-        counts = flow(full=full, resources=resources) if "full" in flow.parameters.properties else flow(resources=resources)
+    if name not in FLOW_NAMES:
+        raise typer.BadParameter(f"choose one of: {', '.join(FLOW_NAMES)}", param_hint="NAME")
+    settings = _settings()
+    if _use_prefect(settings) and (deployment := serving.served_deployment(name)):
+        # `omsync serve` is up: the run is the deployment's (its Activity shows it), with serve's settings
+        state = serving.run_deployment_now(deployment, {"full": True} if full else {}, console)
+        if state != "Completed":
+            raise UserError(f"the {deployment} run ended {state}: its logs are in the Prefect UI")
+        return
+    with serving.marketplace(settings, console) as settings:
+        _preflight(settings, amazon=True)
+        from flows.registry import FLOWS  # only now: Prefect reads PREFECT_API_URL once, at import
+        from flows.resources import Resources
+
+        flow = FLOWS[name]
+        with Resources(settings) as resources:
+            counts = flow(full=full, resources=resources) if "full" in flow.parameters.properties else flow(resources=resources)
     _print_counts(f"omsync run {name}", counts)
 
 
+def _preflight(settings: Settings, amazon: bool) -> None:
+    """The OM, the warehouse and (when the command needs it) Amazon are usable: else one line, before Prefect starts."""
+    from omsync import checks
+
+    checks.require(checks.check_om(settings))
+    checks.require(checks.check_warehouse(settings, create=True))
+    if amazon:
+        err = output.console(stderr=True)
+        checks.require(checks.check_amazon(settings, say=lambda line: err.print(output.cell(line))))
+
+
+def _use_prefect(settings: Settings) -> str | None:
+    """Send runs to PREFECT_API_URL or the server `omsync serve` started (returned; None: a temporary one);
+    Prefect's tracebacks only with --debug."""
+    from omsync.prefect_server import quiet_tracebacks, use_running_server
+    from omsync.serve import server_record
+
+    running = use_running_server(record=server_record(settings))
+    if not DEBUG:
+        quiet_tracebacks()
+    logging.getLogger("omsync").setLevel(logging.INFO)  # the terminal shows Amazon's retries as they happen
+    return running
+
+
 def _print_counts(title: str, counts: dict[str, int]) -> None:
-    table = Table(title=title)
-    table.add_column("what")
-    table.add_column("count", justify="right")
-    for what, count in counts.items():
-        table.add_row(what, f"{count:,}")
-    console.print(table)
+    console.print(output.table(["what", "count"], ((what, f"{count:,}") for what, count in counts.items()),
+                               title=title, right=["count"]))
 
 
 @settlement_app.command("import")
 def settlement_import(files: list[Path] = typer.Argument(..., help="V2 settlement report files (.txt, gzip or not).")) -> None:
     """Reconcile settlement reports downloaded from Seller Central, as a Prefect flow run; a settlement
     already applied (from Amazon or an earlier import) is recognised and skipped."""
+    from omsync.errors import ConfigError
+
+    unreadable = [str(f) for f in files if not f.is_file() or not os.access(f, os.R_OK)]
+    if unreadable:
+        raise ConfigError(f"no readable settlement file at: {', '.join(unreadable)}")
+    settings = _settings()
+    _preflight(settings, amazon=False)
+    _use_prefect(settings)
     from flows.resources import Resources
     from flows.settlement import settlement
 
-    with Resources(_settings()) as resources:
+    with Resources(settings) as resources:
         _print_counts("omsync settlement import", settlement(files=[str(f) for f in files], resources=resources))
 
 
-@prices_app.command("approve")
-def prices_approve(skus: list[str] = typer.Argument(..., help="SKUs whose held price change is right.")) -> None:
-    """Release held price changes (a fall over 50 % or a rise over 200 %); the next prices run sends them."""
-    from connectors import ops
+By = Annotated[str, typer.Option("--by", help="Who decides (recorded with the decision); default: your login name.")]
+CHANGE_COLUMNS = ["sku", "previous", "new price", "change %"]
+
+
+def _login() -> str:
+    import getpass
+
+    return getpass.getuser()
+
+
+def _changes(frame) -> list[tuple]:
+    return [(r["sku"], r["previous"], r["price"], f"{r['change_percent']:+.1f}") for r in frame.iter_rows(named=True)]
+
+
+def _not_held(asked: list[str], done, verb: str) -> None:
+    missing = sorted(set(asked) - set(done["sku"]))
+    if missing:
+        output.console(stderr=True).print(output.cell(f"not held, nothing to {verb}: {', '.join(missing)}"))
+        raise typer.Exit(1)
+
+
+@prices_app.command("held")
+def prices_held() -> None:
+    """List the price changes held for a person (a fall over 50 % or a rise over 200 % of Amazon's accepted price)."""
     from connectors.warehouse import Warehouse
+    from connectors import price_guard
+
+    settings = _settings()
+    with Warehouse.of(settings).read() as con:
+        held = price_guard.held(con, settings.marketplace_id)
+    rows = [(*change, f"{at:%Y-%m-%d %H:%M}") for change, at in zip(_changes(held), held["held_at"])]
+    output.print_rows(console, [*CHANGE_COLUMNS, "held since (UTC)"], rows, title="Held for approval: omsync prices approve|reject SKU…")
+
+
+@prices_app.command("approve")
+def prices_approve(
+    skus: list[str] = typer.Argument(None, help="SKUs whose held price change is right."),
+    all_held: bool = typer.Option(False, "--all", help="Approve every held change."),
+    by: By = "",
+) -> None:
+    """Release held price changes; the next prices run sends them."""
+    from connectors.warehouse import Warehouse
+    from connectors import price_guard
+
+    if bool(skus) == all_held:
+        raise typer.BadParameter("give SKUs or --all", param_hint="SKUS")
+    settings = _settings()
+    with Warehouse.of(settings).write() as con:
+        approved = price_guard.approve(con, settings.marketplace_id, None if all_held else skus, by or _login())
+    if approved.height:
+        console.print(output.table(CHANGE_COLUMNS, _changes(approved), title="Approved; sent by the next prices run",
+                                   right=CHANGE_COLUMNS[1:]))
+    elif all_held:
+        console.print("No price change is held.")
+    _not_held(skus or [], approved, "approve")
+
+
+@prices_app.command("reject")
+def prices_reject(skus: list[str] = typer.Argument(..., help="SKUs whose held price change is wrong."), by: By = "") -> None:
+    """Refuse held price changes: Amazon keeps its accepted price, and the same OM price is never sent;
+    correct the price in the OM and the next prices run sends the new one (or holds it again)."""
+    from connectors.warehouse import Warehouse
+    from connectors import price_guard
 
     settings = _settings()
     with Warehouse.of(settings).write() as con:
-        approved = ops.approve_prices(con, settings.marketplace_id, skus)
-    if approved.height:
-        table = Table("sku", "previous", "new price", "change %", title="Approved; sent by the next prices run")
-        for row in approved.iter_rows(named=True):
-            table.add_row(row["sku"], str(row["previous"]), str(row["price"]), f"{row['change_percent']:+.1f}")
-        console.print(table)
-    missing = sorted(set(skus) - set(approved["sku"]))
+        rejected = price_guard.reject(con, settings.marketplace_id, skus, by or _login())
+    if rejected.height:
+        console.print(output.table(CHANGE_COLUMNS, _changes(rejected), title="Rejected; Amazon keeps the previous price",
+                                   right=CHANGE_COLUMNS[1:]))
+    _not_held(skus, rejected, "reject")
+
+
+@app.command("status")
+def status(amazon: bool = typer.Option(True, "--amazon/--no-amazon", help="Probe Amazon as well.")) -> None:
+    """The morning check: OM, warehouse and Amazon reachable; each flow's last run, outcome and age; orders
+    lag; feeds pending; prices held; open problems by kind; late shipments; receivables overdue.
+    Exit code 1 when something needs a person (for a monitor), 2 when settings are wrong."""
+    from omsync import serve as serving
+    from omsync import status as morning
+
+    settings = _settings()
+    intervals = {spec["name"]: spec["schedules"][0]["interval"] for spec in serving.read_deployments()}
+    sandbox = serving.wants_sandbox(settings)
+    lines = morning.report(settings, intervals, amazon=amazon and not sandbox)
+    if amazon and sandbox:
+        lines.insert(2, morning.Line("Amazon", "sandbox", "no Amazon configured: run, demo and serve start the sandbox", False))
+    console.print(output.table(["", "what", "state", "detail"], (("!" if l.attention else "", l.what, l.state, l.detail) for l in lines),
+                               title="omsync status"))
+    needing = sum(l.attention for l in lines)
+    console.print(output.cell(f"{needing} need{'s' if needing == 1 else ''} a person (marked !)" if needing else "All well."))
+    if needing:
+        raise typer.Exit(1)
+
+
+@amazon_app.command("check")
+def amazon_check() -> None:
+    """Call one cheap operation per role the flows need and say which role is missing (exit code 1)."""
+    from connectors.amazon import AmazonConnector, RetryPolicy
+    from omsync import checks
+    from omsync.amazon_check import check_roles
+
+    settings = _settings()
+    err = output.console(stderr=True)
+    checks.require(checks.check_amazon(settings, say=lambda line: err.print(output.cell(line))))
+    with AmazonConnector(settings, retry=RetryPolicy(attempts=3, base_delay=0.5, max_delay=2.0)) as amazon:
+        found = check_roles(amazon)
+    where = settings.amazon_endpoint or f"Amazon ({settings.marketplace_id})"
+    console.print(output.table(["role", "operation", "needed by", "verdict", "what to do"],
+                               ((c.role, c.operation, c.needed_by, c.verdict, c.detail) for c in found), title=f"Roles at {where}"))
+    missing = [c.role for c in found if c.verdict != "ok"]
     if missing:
-        Console(stderr=True).print(f"not held, nothing to approve: {', '.join(missing)}", highlight=False)
+        err.print(output.cell(f"not usable: {'; '.join(missing)}"))
         raise typer.Exit(1)
 
 
@@ -281,9 +460,11 @@ def sandbox(
 
 
 def main() -> None:
-    """Entry point: user-facing errors are one line on stderr and exit code 2."""
+    """Entry point: user-facing errors are one line on stderr and exit code 2 (the traceback with --debug)."""
     try:
         app()
     except UserError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        if DEBUG:
+            raise
+        output.console(stderr=True).print(Text.assemble(("error:", "red"), " ", " ".join(str(exc).split())))
         raise SystemExit(2) from None

@@ -13,12 +13,14 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.text import Text
 
 from connectors.om import OmDatabase
 from connectors.warehouse import Warehouse
 from flows.resources import Resources
+from omsync import output
 from omsync.settings import Secret, Settings
 from sandbox import om_demo_data
 from sandbox.om_simulator import ship_orders
@@ -90,11 +92,17 @@ def run_story(settings: Settings, items: int, sites: int, customers: int, seed: 
     ]
     started = time.perf_counter()
     try:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as progress:
+        if console.is_terminal:
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as progress:
+                for title, step in steps:
+                    task = progress.add_task(title, total=1)
+                    outcome = escape(step())
+                    progress.update(task, completed=1, description=f"[green]✓[/] {title} [dim]({outcome})[/]")
+        else:  # a pipe or a log file: one plain line per step, as it finishes
             for title, step in steps:
-                task = progress.add_task(title, total=1)
+                step_started = time.perf_counter()
                 outcome = step()
-                progress.update(task, completed=1, description=f"[green]✓[/] {title} [dim]({outcome})[/]")
+                console.print(Text(f"✓ {title} ({outcome}) {time.perf_counter() - step_started:.1f} s"))
     finally:
         if demo.sandbox:
             summarise_amazon(demo.sandbox, console)
@@ -133,16 +141,14 @@ def publish_catalog(sandbox: Sandbox, om: OmDatabase, withdrawn: bool = True, sk
 def summarise_amazon(sandbox: Sandbox, console: Console) -> None:
     orders = pl.DataFrame(sandbox.admin("GET", "orders")["orders"], infer_schema_length=None)
     listings = pl.DataFrame(sandbox.admin("GET", "listings")["listings"], infer_schema_length=None)
-    table = Table("what", "count", title="Amazon (sandbox)")
-    table.add_row("listings", f"{listings.height:,}")
+    rows = [("listings", f"{listings.height:,}")]
     for column, label in (("quantity", "with a quantity"), ("price", "with a price")):
         if column in listings.columns:
-            table.add_row(f"listings {label}", f"{listings[column].is_not_null().sum():,}")
+            rows.append((f"listings {label}", f"{listings[column].is_not_null().sum():,}"))
     if orders.height:
-        for status, n in orders.group_by("status").len().sort("status").iter_rows():
-            table.add_row(f"orders {status}", f"{n:,}")
-    table.add_row("settlement reports", f"{len(sandbox.admin('GET', 'reports')['reports']):,}")
-    console.print(table)
+        rows += [(f"orders {status}", f"{n:,}") for status, n in orders.group_by("status").len().sort("status").iter_rows()]
+    rows.append(("settlement reports", f"{len(sandbox.admin('GET', 'reports')['reports']):,}"))
+    console.print(output.table(["what", "count"], rows, title="Amazon (sandbox)", right=["count"]))
 
 
 def summarise_om(om: OmDatabase, warehouse: Warehouse, console: Console) -> None:
@@ -154,13 +160,8 @@ def summarise_om(om: OmDatabase, warehouse: Warehouse, console: Console) -> None
         UNION ALL SELECT 'invoices ' || payment_status, count(*) FROM invoice GROUP BY payment_status
         """
     )
-    table = Table("what", "count", title="OM")
-    for what, n in counts.iter_rows():
-        table.add_row(what, f"{n:,}")
-    console.print(table)
+    console.print(output.table(["what", "count"], ((what, f"{n:,}") for what, n in counts.iter_rows()), title="OM", right=["count"]))
     with warehouse.read() as con:
         runs = con.execute("SELECT flow, outcome, count(*) FROM ops.runs GROUP BY ALL ORDER BY 1, 2").fetchall()
-    table = Table("flow", "outcome", "runs", title=f"Warehouse {warehouse.path}: ops.runs")
-    for flow, outcome, n in runs:
-        table.add_row(flow, outcome or "running", str(n))
-    console.print(table)
+    console.print(output.table(["flow", "outcome", "runs"], ((f, o or "running", n) for f, o, n in runs),
+                               title=f"Warehouse {warehouse.path}: ops.runs", right=["runs"]))

@@ -5,6 +5,7 @@ Both must happen before Prefect is imported: it reads PREFECT_API_URL once, at i
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -31,14 +32,52 @@ def is_up(url: str) -> bool:
         return False
 
 
-def use_running_server(port: int = DEFAULT_PORT) -> str | None:
-    """Send flow runs to the server `omsync serve` runs, when one is up and nothing else is configured."""
+def use_running_server(port: int = DEFAULT_PORT, record: Path | None = None) -> str | None:
+    """Send flow runs to a running server: PREFECT_API_URL when set, else the one `omsync serve` recorded
+    in `record` (its URL file under data/), else one on `port`; None when none answers."""
     if os.environ.get("PREFECT_API_URL"):
         return os.environ["PREFECT_API_URL"]
-    if is_up(api_url(port)):
-        os.environ["PREFECT_API_URL"] = api_url(port)
-        return os.environ["PREFECT_API_URL"]
+    candidates = [recorded_url(record)] if record else []
+    for url in [*candidates, api_url(port)]:
+        if url and is_up(url):
+            os.environ["PREFECT_API_URL"] = url
+            return url
     return None
+
+
+def record_url(record: Path, url: str) -> None:
+    """Remember the server `omsync serve` uses, for `omsync run` and `omsync demo` to find it."""
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(url + "\n")
+
+
+def recorded_url(record: Path) -> str | None:
+    try:
+        return record.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def forget_url(record: Path, url: str) -> None:
+    """Serve stopped: the record goes, unless another serve has written its own since."""
+    if recorded_url(record) == url:
+        record.unlink(missing_ok=True)
+
+
+class _NoTraceback(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
+def quiet_tracebacks() -> None:
+    """The terminal shows a failed run's one-line reason, not its traceback (the UI's logs keep it)."""
+    import prefect  # noqa: F401  (its logging is set up at import)
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler):
+            handler.addFilter(_NoTraceback())
 
 
 def start_server(port: int, log: Path) -> subprocess.Popen:

@@ -50,6 +50,8 @@ def test_demo_twice_then_the_ui_shows_its_runs_and_artifacts(tmp_path, monkeypat
         done = subprocess.run([OMSYNC, "demo"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         assert "Done in" in done.stdout and "omsync serve" in done.stdout
+        assert any(line.startswith("✓ prices: OM AmazonPrice → Amazon (") and line.endswith(" s")
+                   for line in done.stdout.splitlines()), "piped: one plain line per step, never wrapped"
         print(f"demo run {attempt}: {time.monotonic() - started:.0f} s")
     om = OmDatabase(f"sqlite:///{tmp_path / 'data' / 'om.sqlite'}")
     paid = om.read("SELECT count(*) AS n FROM invoice WHERE payment_status = 'paid'")["n"][0]
@@ -99,6 +101,19 @@ def test_serve_schedules_five_deployments_runs_them_and_ctrl_c_stops_everything(
         assert sorted(d["name"] for d in deployments) == ["inventory", "orders", "prices", "settlement", "shipments"]
         assert all(d["schedules"] and d["schedules"][0]["active"] for d in deployments)
         assert completed[0]["deployment_id"] in {d["id"] for d in deployments}
+        started_at_once = httpx.post(f"{api}/flow_runs/filter", trust_env=False, json={
+            "flow_runs": {"tags": {"all_": ["omsync-serve-start"]}}}).json()
+        assert {r["deployment_id"] for r in started_at_once} == {d["id"] for d in deployments}, "every flow runs once at start"
+        pools = httpx.post(f"{api}/work_pools/filter", trust_env=False, json={}).json()
+        assert "omsync" in {p["name"] for p in pools}, "the work pool prefect.yaml names exists"
+        by_hand = subprocess.run([OMSYNC, "run", "shipments"], cwd=tmp_path, env=clean_env(tmp_path), capture_output=True,
+                                 text=True, timeout=180)  # finds serve's server on its port through data/prefect-server.url
+        assert by_hand.returncode == 0 and "Running the deployment shipments/shipments" in by_hand.stdout, by_hand.stderr[-2000:]
+        assert "shipments: OK" in by_hand.stdout, "the run's summary is printed"
+        shipments = next(d["id"] for d in deployments if d["name"] == "shipments")
+        runs_of_shipments = httpx.post(f"{api}/flow_runs/filter", trust_env=False, json={
+            "flow_runs": {"deployment_id": {"any_": [shipments]}}}).json()
+        assert len(runs_of_shipments) >= 2, "omsync run's run is one of the deployment's (its Activity shows it)"
     finally:
         os.killpg(serve.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         try:

@@ -48,3 +48,42 @@ def test_bad_url_error_masks_the_password():
     with pytest.raises(ConfigError) as err:
         Settings.from_env({"OMSYNC_OM_URL": "postgresql://u:hunter2@host:x/om"})
     assert "hunter2" not in str(err.value)
+
+
+def test_the_settings_file_fills_what_the_environment_leaves_unset(tmp_path):
+    from omsync import config
+
+    (tmp_path / "omsync.toml").write_text('om_url = "postgresql://u:pw@db/om"\nwarehouse = "w/file.duckdb"\ncurrency = "EUR"\n')
+    env = {"OMSYNC_CONFIG": str(tmp_path / "omsync.toml"), "OMSYNC_WAREHOUSE": "w/env.duckdb"}
+    origin = config.apply(env)
+    s = Settings.from_env(env)
+    assert (s.om_url, str(s.warehouse), s.currency) == ("postgresql://u:pw@db/om", "w/env.duckdb", "EUR")
+    assert origin["OMSYNC_OM_URL"] == str(tmp_path / "omsync.toml") and origin["OMSYNC_WAREHOUSE"] == "environment"
+    assert origin["OMSYNC_SELLER_ID"] == "default"
+
+
+@pytest.mark.parametrize("text, needle", [("om_ur = 'x'", "unknown setting om_ur"), ("om_url = ", "not valid TOML"),
+                                          ("[om_url]\nx = 1", "om_url must be a string")])
+def test_a_bad_settings_file_is_a_config_error_naming_it(tmp_path, text, needle):
+    from omsync import config
+
+    (tmp_path / "omsync.toml").write_text(text)
+    with pytest.raises(ConfigError, match=needle):
+        config.apply({"OMSYNC_CONFIG": str(tmp_path / "omsync.toml")})
+
+
+def test_omsync_config_masks_secrets_and_says_where_each_setting_came_from(tmp_path):
+    from tests.test_cli import run
+
+    (tmp_path / "omsync.toml").write_text('refresh_token = "Atzr|file-secret"\nom_url = "postgresql://u:hunter2@db/om"\n'
+                                          'notify = "https://hooks.example/services/T0/key"\n')
+    done = run("config", cwd=tmp_path, env={"LWA_CLIENT_SECRET": "env-secret", "OMSYNC_SELLER_ID": "A1ENV",
+                                            "SP_API_REFRESH_TOKEN": "", "OMSYNC_OM_URL": "", "OMSYNC_NOTIFY_URL": ""})
+    rows = {line.split()[1]: line.split() for line in done.stdout.splitlines() if len(line.split()) >= 4}
+    assert rows["SP_API_REFRESH_TOKEN"][2:] == ["********", "omsync.toml"]
+    assert rows["LWA_CLIENT_SECRET"][2:] == ["********", "environment"]
+    assert rows["OMSYNC_SELLER_ID"][2:] == ["A1ENV", "environment"]
+    assert rows["OMSYNC_OM_URL"][2:] == ["postgresql://u:***@db/om", "omsync.toml"]
+    assert rows["OMSYNC_NOTIFY_URL"][2:] == ["https://hooks.example/***", "omsync.toml"]
+    for secret in ("file-secret", "env-secret", "hunter2", "T0/key"):
+        assert secret not in done.stdout + done.stderr

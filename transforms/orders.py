@@ -157,3 +157,9 @@ def cancellable(found: pl.DataFrame) -> pl.DataFrame:
 def shipped_before_cancel(found: pl.DataFrame) -> pl.DataFrame:
     """An order Amazon cancelled after the OM shipped some of it goes to a person (refund or return)."""
     return found.filter(pl.col("shipped") & (pl.col("status") != "cancelled"))
+
+
+def unchanged_orders(record: pl.DataFrame, created: int, changed: int) -> int:
+    """Orders seen that the OM already had and that needed no change: with the new, changed, waiting, pending
+    and cancelled-before-import ones, every order seen is counted once."""
+    return record.filter(pl.col("import_state").is_in(["IMPORTED", "CANCELLED"])).height - created - changed
