@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 from benchmarks.postgres import postgres_url
-from connectors.om import OmDatabase
+from omsync.connectors.om import OmDatabase
 
 MARKER = "OMSYNC-BENCH "
 

@@ -7,15 +7,15 @@ import time
 
 from benchmarks.flow_runs import flow_bench, run_child
 from omsync.demo import publish_catalog
-from sandbox import om_demo_data
-from sandbox.process import start_sandbox
+from omsync.sandbox import om_demo_data
+from omsync.sandbox.process import start_sandbox
 
 CHILD = """
 import json, sys, time
 started = time.perf_counter()
-from flows.registry import FLOWS
-from flows.resources import Resources
-from omsync.settings import Settings
+from omsync.flows.registry import FLOWS
+from omsync.flows.resources import Resources
+from omsync.core.settings import Settings
 flow = FLOWS[sys.argv[3]]  # the registry imports a flow's module when asked for it
 imported = time.perf_counter()
 counts = flow(feed_wait_seconds=float(sys.argv[1]), full=sys.argv[2] == "full", resources=Resources(Settings.from_env()))

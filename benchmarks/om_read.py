@@ -10,8 +10,8 @@ import time
 import polars as pl
 
 from benchmarks.postgres import postgres_url
-from connectors.om import OmDatabase
-from sandbox import om_demo_data
+from omsync.connectors.om import OmDatabase
+from omsync.sandbox import om_demo_data
 
 
 def _timed(fn, repeat=3):

@@ -5,8 +5,8 @@ import os
 import time
 
 from benchmarks.postgres import postgres_url
-from connectors.om import OmDatabase
-from sandbox import om_demo_data
+from omsync.connectors.om import OmDatabase
+from omsync.sandbox import om_demo_data
 
 
 def main() -> None:

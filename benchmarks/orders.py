@@ -7,15 +7,15 @@ import time
 import httpx
 
 from benchmarks.flow_runs import flow_bench, run_child
-from sandbox import om_demo_data
-from sandbox.process import start_sandbox
+from omsync.sandbox import om_demo_data
+from omsync.sandbox.process import start_sandbox
 
 CHILD = """
 import json, time
 from benchmarks.flow_runs import peak_mb
-from flows.orders import orders
-from flows.resources import Resources
-from omsync.settings import Settings
+from omsync.flows.orders import orders
+from omsync.flows.resources import Resources
+from omsync.core.settings import Settings
 started = time.perf_counter()
 counts = orders(initial_days=3, resources=Resources(Settings.from_env()))
 print("OMSYNC-BENCH " + json.dumps({"seconds": time.perf_counter() - started, "counts": counts,

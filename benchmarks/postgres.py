@@ -3,7 +3,7 @@
 import os
 from contextlib import contextmanager
 
-from sandbox.postgres import start_cluster
+from omsync.sandbox.postgres import start_cluster
 
 
 @contextmanager

@@ -4,8 +4,8 @@ document (the floor any processing must pay)."""
 import json
 import time
 
-from sandbox.feeds import apply_listings_feed, parse_listings_feed
-from sandbox.marketplace import Marketplace
+from omsync.sandbox.feeds import apply_listings_feed, parse_listings_feed
+from omsync.sandbox.marketplace import Marketplace
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from sandbox.process import start_sandbox
+from omsync.sandbox.process import start_sandbox
 
 BARE_APP = """
 import socket, sys, uvicorn

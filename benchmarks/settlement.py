@@ -11,13 +11,13 @@ import duckdb
 import polars as pl
 
 from benchmarks.flow_runs import flow_bench, run_child
-from connectors.om import OmDatabase
+from omsync.connectors.om import OmDatabase
 
 CHILD = """
 import json, sys, time
-from flows.resources import Resources
-from flows.settlement import settlement
-from omsync.settings import Settings
+from omsync.flows.resources import Resources
+from omsync.flows.settlement import settlement
+from omsync.core.settings import Settings
 started = time.perf_counter()
 counts = settlement(files=[sys.argv[1]], resources=Resources(Settings.from_env()))
 print("OMSYNC-BENCH " + json.dumps({"seconds": time.perf_counter() - started, "counts": counts}))

@@ -8,16 +8,16 @@ import httpx
 import polars as pl
 
 from benchmarks.flow_runs import flow_bench, run_child
-from sandbox import om_demo_data
-from sandbox.clock import parse_iso
-from sandbox.om_simulator import ship_orders
-from sandbox.process import start_sandbox
+from omsync.sandbox import om_demo_data
+from omsync.sandbox.clock import parse_iso
+from omsync.sandbox.om_simulator import ship_orders
+from omsync.sandbox.process import start_sandbox
 
 CHILD = """
 import json, sys, time
-from flows.registry import FLOWS
-from flows.resources import Resources
-from omsync.settings import Settings
+from omsync.flows.registry import FLOWS
+from omsync.flows.resources import Resources
+from omsync.core.settings import Settings
 started = time.perf_counter()
 counts = FLOWS[sys.argv[1]](resources=Resources(Settings.from_env()))
 print("OMSYNC-BENCH " + json.dumps({"seconds": time.perf_counter() - started, "counts": counts}))

@@ -16,10 +16,10 @@ from queue import Full, Queue
 import orjson
 import polars as pl
 
-from connectors import ops
-from connectors.amazon import AmazonConnector
-from connectors.warehouse import Warehouse
-from omsync.schemas import ORDER_SCHEMA, PII_FIELDS
+from omsync.connectors import ops
+from omsync.connectors.amazon import AmazonConnector
+from omsync.connectors.warehouse import Warehouse
+from omsync.core.schemas import ORDER_SCHEMA, PII_FIELDS
 
 WATERMARK = "last_updated_before"
 PARSE_BATCH = 2_000  # orders per background parse: large enough to amortise, small enough to overlap

@@ -23,10 +23,10 @@ from urllib.parse import unquote, urlsplit
 import duckdb
 import polars as pl
 
-from connectors.frames import registered
-from connectors.om_schema import DUCK_TYPES, TABLE_BY_NAME, TABLES, Kind, Table, render_ddl
-from omsync.errors import ConfigError
-from omsync.settings import check_om_url, mask_url
+from omsync.connectors.frames import registered
+from omsync.connectors.om_schema import DUCK_TYPES, TABLE_BY_NAME, TABLES, Kind, Table, render_ddl
+from omsync.core.errors import ConfigError
+from omsync.core.settings import check_om_url, mask_url
 
 Dialect = Literal["sqlite", "postgres"]
 UNREADABLE = "unreadable"  # the typed views' column naming the values that are not of their column's type

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from connectors.om import OmDatabase
+from omsync.connectors.om import OmDatabase
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 
 import polars as pl
 
-from connectors.om import OmDatabase
-from omsync.marketplaces import AMAZON_CHANNEL as CHANNEL
+from omsync.connectors.om import OmDatabase
+from omsync.core.marketplaces import AMAZON_CHANNEL as CHANNEL
 
 
 @dataclass(frozen=True)

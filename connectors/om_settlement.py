@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from connectors.om import OmDatabase
-from omsync.marketplaces import AMAZON_CHANNEL
-from omsync.schemas import INVOICE_SCHEMA
+from omsync.connectors.om import OmDatabase
+from omsync.core.marketplaces import AMAZON_CHANNEL
+from omsync.core.schemas import INVOICE_SCHEMA
 
 # What the OM says of an invoice; transforms.settlement_records.applicable_terms adds its tolerance.
 RAW_INVOICE_SCHEMA = {**{k: v for k, v in INVOICE_SCHEMA.items() if k != "tolerance"}, "invoice_terms": pl.String, "order_terms": pl.String}

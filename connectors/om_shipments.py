@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 import polars as pl
 
-from connectors.om import OmDatabase
-from omsync.marketplaces import AMAZON_CHANNEL
+from omsync.connectors.om import OmDatabase
+from omsync.core.marketplaces import AMAZON_CHANNEL
 
 
 def shipped_unconfirmed(om: OmDatabase) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -8,8 +8,8 @@ from typing import Literal, Sequence
 import duckdb
 import polars as pl
 
-from connectors.frames import registered
-from omsync.schemas import STATE_SCHEMAS
+from omsync.connectors.frames import registered
+from omsync.core.schemas import STATE_SCHEMAS
 
 Attribute = Literal["quantity", "price"]
 

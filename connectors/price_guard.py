@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from connectors import ops
+from omsync.connectors import ops
 
 
 def held(con: duckdb.DuckDBPyConnection, marketplace_id: str) -> pl.DataFrame:

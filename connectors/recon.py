@@ -7,8 +7,8 @@ import re
 import duckdb
 import polars as pl
 
-from connectors.frames import registered
-from connectors.warehouse import Warehouse
+from omsync.connectors.frames import registered
+from omsync.connectors.warehouse import Warehouse
 
 
 def applied_settlements(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, bool]]:

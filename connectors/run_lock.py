@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Iterator
 
 import duckdb
 
-from connectors.om import load_extension, sql_literal
-from omsync.errors import UserError
+from omsync.connectors.om import load_extension, sql_literal
+from omsync.core.errors import UserError
 
 if TYPE_CHECKING:
-    from connectors.warehouse import Warehouse
+    from omsync.connectors.warehouse import Warehouse
 
 TTL_SECONDS = 60.0
 WAIT_SECONDS = 10.0

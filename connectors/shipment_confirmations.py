@@ -10,7 +10,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import polars as pl
 
-from connectors.amazon import AmazonConnector, AmazonRejected, AmazonUnavailable
+from omsync.connectors.amazon import AmazonConnector, AmazonRejected, AmazonUnavailable
 
 RESULT_SCHEMA = {"shipping_order_id": pl.Int64, "outcome": pl.String, "message": pl.String}
 BATCH_SECONDS = 1.0  # answers recorded at least this often: at Amazon's 2 calls a second, a couple at a time

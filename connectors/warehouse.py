@@ -31,10 +31,10 @@ from typing import Any, Iterator
 import duckdb
 import polars as pl
 
-from connectors.om import load_extension, sql_literal
-from connectors.warehouse_schema import MIGRATIONS
-from omsync.errors import ConfigError, WarehouseBusy
-from omsync.settings import Settings, mask_url
+from omsync.connectors.om import load_extension, sql_literal
+from omsync.connectors.warehouse_schema import MIGRATIONS
+from omsync.core.errors import ConfigError, WarehouseBusy
+from omsync.core.settings import Settings, mask_url
 
 FINGERPRINT_KEY = "omsync_fingerprint"
 FINGERPRINT_SEED = 20261128
@@ -181,7 +181,7 @@ class Warehouse:
         try:
             if self.shown not in _migrated:
                 if fresh and self.path.is_file():
-                    from connectors.warehouse_import import import_single_file
+                    from omsync.connectors.warehouse_import import import_single_file
 
                     import_single_file(self, con, self.path)
                 _retrying(self, lambda: _migrate(con))

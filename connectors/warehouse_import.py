@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from connectors.om import sql_literal
+from omsync.connectors.om import sql_literal
 
 if TYPE_CHECKING:
-    from connectors.warehouse import Warehouse
+    from omsync.connectors.warehouse import Warehouse
 
 IMPORTED = 0  # the schema_version row that says the single-file warehouse was moved in
 LEGACY = "single_file"
@@ -23,7 +23,7 @@ LEGACY = "single_file"
 
 def import_single_file(warehouse: "Warehouse", con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, int]:
     """Copy the tables and views of the DuckDB file at `path` into the lake; returns rows per table."""
-    from connectors.warehouse import _migrate, _retrying, schema_version
+    from omsync.connectors.warehouse import _migrate, _retrying, schema_version
 
     con.execute(f"ATTACH {sql_literal(str(path))} AS {LEGACY} (READ_ONLY)")
     try:

@@ -6,17 +6,17 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from connectors.om import OmDatabase
-from connectors.om_stock import Stock, read_stock
-from connectors.warehouse import Warehouse, computation_key
-from flows.listing_sync import collect_verdicts, patch_urgently, resolve_pending, send_feeds
-from flows.resources import Resources, provided
-from flows.runs import recorded_run
-from flows.warehouse_tasks import land, read_listing_state
-from transforms import amazon_items, availability
-from transforms.availability import BACKORDER_QUANTITY, Quantities, compute_quantities
-from transforms.feed_reports import VERDICT_SCHEMA
-from transforms.listing_changes import quantity_messages, quantity_patches, select_quantity_changes, urgent_zeros
+from omsync.connectors.om import OmDatabase
+from omsync.connectors.om_stock import Stock, read_stock
+from omsync.connectors.warehouse import Warehouse, computation_key
+from omsync.flows.listing_sync import collect_verdicts, patch_urgently, resolve_pending, send_feeds
+from omsync.flows.resources import Resources, provided
+from omsync.flows.runs import recorded_run
+from omsync.flows.warehouse_tasks import land, read_listing_state
+from omsync.transforms import amazon_items, availability
+from omsync.transforms.availability import BACKORDER_QUANTITY, Quantities, compute_quantities
+from omsync.transforms.feed_reports import VERDICT_SCHEMA
+from omsync.transforms.listing_changes import quantity_messages, quantity_patches, select_quantity_changes, urgent_zeros
 
 
 @task(cache_policy=NO_CACHE)

@@ -8,10 +8,10 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
-from connectors import ops
-from connectors.amazon import AmazonConnector, AmazonRejected, AmazonUnavailable
-from connectors.warehouse import Warehouse
-from transforms.feed_reports import VERDICT_SCHEMA, feed_verdicts
+from omsync.connectors import ops
+from omsync.connectors.amazon import AmazonConnector, AmazonRejected, AmazonUnavailable
+from omsync.connectors.warehouse import Warehouse
+from omsync.transforms.feed_reports import VERDICT_SCHEMA, feed_verdicts
 
 
 @task(cache_policy=NO_CACHE)

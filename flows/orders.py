@@ -6,20 +6,20 @@ import polars as pl
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from connectors import ops
-from connectors.amazon_order_pages import OrderStream, order_window, save_watermark
-from connectors.om import OmDatabase
-from connectors.om_sales import cancel_orders, candidate_customers, item_codes, load_orders, orders_in_om, stock_by_site
-from connectors.warehouse import Warehouse
-from flows.resources import Resources, provided
-from flows.runs import recorded_run
-from flows.warehouse_tasks import land
-from transforms.customers import match_customers
-from transforms.orders import (OrderPlan, as_om_lines, as_om_orders, cancellable, choose_hold_sites, flatten_lines,
+from omsync.connectors import ops
+from omsync.connectors.amazon_order_pages import OrderStream, order_window, save_watermark
+from omsync.connectors.om import OmDatabase
+from omsync.connectors.om_sales import cancel_orders, candidate_customers, item_codes, load_orders, orders_in_om, stock_by_site
+from omsync.connectors.warehouse import Warehouse
+from omsync.flows.resources import Resources, provided
+from omsync.flows.runs import recorded_run
+from omsync.flows.warehouse_tasks import land
+from omsync.transforms.customers import match_customers
+from omsync.transforms.orders import (OrderPlan, as_om_lines, as_om_orders, cancellable, choose_hold_sites, flatten_lines,
                                flatten_orders, latest_versions, lines_to_hold, order_outcomes, order_problems, plan_orders,
                                shipped_before_cancel, unchanged_orders)
-from transforms.terms import DEFAULT_TERMS
-from transforms.text import clean_text
+from omsync.transforms.terms import DEFAULT_TERMS
+from omsync.transforms.text import clean_text
 
 BATCH_ORDERS = 20_000  # per OM transaction: the next batch downloads while this one is imported
 

@@ -8,15 +8,15 @@ import polars as pl
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from connectors import ops
-from connectors.om import OmDatabase
-from connectors.om_prices import Catalog, read_catalog
-from connectors.warehouse import Warehouse
-from flows.listing_sync import collect_verdicts, resolve_pending, send_feeds
-from flows.resources import Resources, provided
-from flows.runs import recorded_run
-from flows.warehouse_tasks import land, read_listing_state
-from transforms.pricing import guard_price_changes, price_messages, select_price_changes, validate_prices
+from omsync.connectors import ops
+from omsync.connectors.om import OmDatabase
+from omsync.connectors.om_prices import Catalog, read_catalog
+from omsync.connectors.warehouse import Warehouse
+from omsync.flows.listing_sync import collect_verdicts, resolve_pending, send_feeds
+from omsync.flows.resources import Resources, provided
+from omsync.flows.runs import recorded_run
+from omsync.flows.warehouse_tasks import land, read_listing_state
+from omsync.transforms.pricing import guard_price_changes, price_messages, select_price_changes, validate_prices
 
 
 @task(cache_policy=NO_CACHE)

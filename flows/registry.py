@@ -1,6 +1,6 @@
 """The one list of omsync's flows: name, entrypoint, what a scheduled run passes, how often, and what
 it does. `omsync run` and its help, `omsync serve`, the demo and prefect.yaml all come from here;
-adding a flow is an entry here and its module (then `python -m flows.registry` rewrites prefect.yaml).
+adding a flow is an entry here and its module (then `python -m omsync.flows.registry` rewrites prefect.yaml).
 Flow modules load on first use, so that the CLI's help does not import Prefect."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transforms.terms import DEFAULT_TERMS
+from omsync.transforms.terms import DEFAULT_TERMS
 
 PROJECT = Path(__file__).resolve().parents[1]
 PREFECT_YAML = PROJECT / "prefect.yaml"
@@ -71,7 +71,7 @@ class _Flows(Mapping):
 FLOWS = _Flows()
 
 YAML_HEADER = """\
-# The omsync deployments, written by `python -m flows.registry` from flows/registry.py (edit that, not
+# The omsync deployments, written by `python -m omsync.flows.registry` from flows/registry.py (edit that, not
 # this). `omsync serve` serves them from one process on one machine; on a real Prefect server, with
 # workers on other machines:
 #   prefect work-pool create omsync --type process

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from connectors.amazon import AmazonConnector
-from connectors.om import OmDatabase
-from connectors.warehouse import Warehouse
-from omsync.settings import Settings
+from omsync.connectors.amazon import AmazonConnector
+from omsync.connectors.om import OmDatabase
+from omsync.connectors.warehouse import Warehouse
+from omsync.core.settings import Settings
 
 
 class Resources:

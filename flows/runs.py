@@ -15,10 +15,10 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 from prefect.runtime import flow_run
 
-from connectors import ops
-from connectors.problem_queries import open_quarantine
-from connectors.run_lock import run_lease
-from connectors.warehouse import Warehouse
+from omsync.connectors import ops
+from omsync.connectors.problem_queries import open_quarantine
+from omsync.connectors.run_lock import run_lease
+from omsync.connectors.warehouse import Warehouse
 
 PROBLEM_SCHEMA = {"kind": pl.String, "key": pl.String, "value": pl.String, "reason": pl.String}
 TABLE_ROWS = 500  # the UI shows a table, not a dump; the warehouse has them all

@@ -12,20 +12,20 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
-from connectors import ops, recon
-from connectors.amazon import AmazonConnector
-from connectors.om import OmDatabase
-from connectors.om_settlement import apply_payments, invoices_for_orders, mark_overdue, open_invoices, terms
-from connectors.problem_queries import SETTLEMENT_EXCEPTIONS
-from connectors.warehouse import Warehouse
-from flows.resources import Resources, provided
-from flows.runs import PROBLEM_SCHEMA, recorded_run
-from transforms.settlement import (EXCEPTION_SCHEMA, Reconciliation, balance, changed_applied_lines, classify_lines, find_overdue,
+from omsync.connectors import ops, recon
+from omsync.connectors.amazon import AmazonConnector
+from omsync.connectors.om import OmDatabase
+from omsync.connectors.om_settlement import apply_payments, invoices_for_orders, mark_overdue, open_invoices, terms
+from omsync.connectors.problem_queries import SETTLEMENT_EXCEPTIONS
+from omsync.connectors.warehouse import Warehouse
+from omsync.flows.resources import Resources, provided
+from omsync.flows.runs import PROBLEM_SCHEMA, recorded_run
+from omsync.transforms.settlement import (EXCEPTION_SCHEMA, Reconciliation, balance, changed_applied_lines, classify_lines, find_overdue,
                                    line_exceptions, reconcile_orders, settle_orders, supersedes)
-from transforms.settlement_records import (accumulated_fees, applicable_terms, open_receivables, settlement_exceptions, settlement_row,
+from omsync.transforms.settlement_records import (accumulated_fees, applicable_terms, open_receivables, settlement_exceptions, settlement_row,
                                           settlements_in, split_incomplete)
-from transforms.money import money_text
-from transforms.settlement_report import ParsedReport, ReportFormatError, decode_report, parse_settlement_report
+from omsync.transforms.money import money_text
+from omsync.transforms.settlement_report import ParsedReport, ReportFormatError, decode_report, parse_settlement_report
 
 WATERMARK = "created_since"
 RETENTION_DAYS = 90  # Amazon keeps settlement reports this long

@@ -9,14 +9,14 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
-from connectors import ops
-from connectors.om import OmDatabase
-from connectors.om_shipments import close_confirmed, record_errors, shipped_unconfirmed
-from connectors.shipment_confirmations import RESULT_SCHEMA, confirm_in_batches
-from connectors.warehouse import Warehouse
-from flows.resources import Resources, provided
-from flows.runs import recorded_run
-from transforms.shipments import (build_packages, carrier_codes, invoices_to_close, package_details, refusals, retry_filter,
+from omsync.connectors import ops
+from omsync.connectors.om import OmDatabase
+from omsync.connectors.om_shipments import close_confirmed, record_errors, shipped_unconfirmed
+from omsync.connectors.shipment_confirmations import RESULT_SCHEMA, confirm_in_batches
+from omsync.connectors.warehouse import Warehouse
+from omsync.flows.resources import Resources, provided
+from omsync.flows.runs import recorded_run
+from omsync.transforms.shipments import (build_packages, carrier_codes, invoices_to_close, package_details, refusals, retry_filter,
                                   shipment_problems)
 
 

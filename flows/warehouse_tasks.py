@@ -6,8 +6,8 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from connectors import ops
-from connectors.warehouse import Warehouse
+from omsync.connectors import ops
+from omsync.connectors.warehouse import Warehouse
 
 
 @task(cache_policy=NO_CACHE)

@@ -21,9 +21,9 @@ from typing import Literal
 import duckdb
 import polars as pl
 
-from connectors.om import sql_literal
-from connectors.warehouse import ALIAS, Warehouse
-from omsync.errors import ConfigError, UserError, WriteRefused
+from omsync.connectors.om import sql_literal
+from omsync.connectors.warehouse import ALIAS, Warehouse
+from omsync.core.errors import ConfigError, UserError, WriteRefused
 
 OutputFormat = Literal["table", "csv", "json", "parquet"]
 EXPLAIN = re.compile(r"\s*EXPLAIN\b(?:\s+ANALY[SZ]E\b)?(?:\s*\([^)]*\))?(?P<inner>.*)", re.IGNORECASE | re.DOTALL)

@@ -4,7 +4,7 @@ The webhook's URL is kept as a block secret (it is often the webhook's key); mes
 
 from __future__ import annotations
 
-from flows.runs import PROBLEMS_EVENT
+from omsync.flows.runs import PROBLEMS_EVENT
 
 BLOCK_NAME = "omsync-alerts"
 FAILED = "omsync: a run failed"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
 
-from connectors.amazon import AmazonConnector, AmazonError, AmazonRejected
+from omsync.connectors.amazon import AmazonConnector, AmazonError, AmazonRejected
 
 PROBE_SKU = "omsync-role-check"  # no such SKU: Amazon's 404 proves the call was allowed
 

@@ -10,10 +10,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from connectors.om import OmDatabase
-from connectors.warehouse import Warehouse
-from omsync.errors import ConfigError, UserError
-from omsync.settings import Settings
+from omsync.connectors.om import OmDatabase
+from omsync.connectors.warehouse import Warehouse
+from omsync.core.errors import ConfigError, UserError
+from omsync.core.settings import Settings
 
 PROBE_TIMEOUT_SECONDS = 3.0
 PROBE_DELAYS = (0.5, 1.0, 2.0)  # between the attempts: an endpoint still starting gets ~4 s, a dead one fails within ~15 s
@@ -64,7 +64,7 @@ def check_warehouse(settings: Settings, create: bool) -> Check:
 def check_amazon(settings: Settings, say: Callable[[str], None] = lambda _: None,
                  sleep: Callable[[float], None] = time.sleep) -> Check:
     """Amazon's endpoint (or the sandbox's) answers; each failed attempt is told with `say` as it happens."""
-    from connectors.amazon import AmazonConnector
+    from omsync.connectors.amazon import AmazonConnector
 
     try:
         AmazonConnector(settings).close()  # credentials present, marketplace known
@@ -87,7 +87,7 @@ def check_amazon(settings: Settings, say: Callable[[str], None] = lambda _: None
 
 
 def _marketplace_endpoint(marketplace_id: str) -> str:
-    from connectors.amazon import _real_marketplace
+    from omsync.connectors.amazon import _real_marketplace
 
     return _real_marketplace(marketplace_id).endpoint
 

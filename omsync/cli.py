@@ -12,10 +12,10 @@ from typing import Annotated, Optional
 import typer
 from rich.text import Text
 
-from flows.registry import NAMES as FLOW_NAMES  # imports no flow (nor Prefect) until one runs
+from omsync.flows.registry import NAMES as FLOW_NAMES  # imports no flow (nor Prefect) until one runs
 from omsync import output
-from omsync.errors import UserError
-from omsync.settings import Settings
+from omsync.core.errors import UserError
+from omsync.core.settings import Settings
 
 # Offline by design: Prefect's telemetry would only log connection errors.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -76,7 +76,7 @@ def options(
 def keep_prefect_home_with_the_data() -> None:
     """Prefect's history beside the warehouse (data/prefect), as ops.runs is, unless PREFECT_HOME is set:
     not the user's ~/.prefect, shared by every checkout on the machine."""
-    from omsync.settings import DEFAULT_WAREHOUSE
+    from omsync.core.settings import DEFAULT_WAREHOUSE
 
     if not os.environ.get("PREFECT_HOME"):
         data = Path(os.environ.get("OMSYNC_WAREHOUSE") or DEFAULT_WAREHOUSE).parent
@@ -97,7 +97,7 @@ def show_config() -> None:
 @om_app.command("init")
 def om_init() -> None:
     """Create the OM contract tables (SQLite or PostgreSQL); safe to run again."""
-    from connectors.om import OmDatabase
+    from omsync.connectors.om import OmDatabase
 
     settings = _settings()
     om = OmDatabase(settings.om_url)
@@ -107,8 +107,8 @@ def om_init() -> None:
 
 def _seed(settings: Settings, items: int, sites: int, customers: int, seed: int):
     """Create the OM schema if needed and load the demo data; returns the OM and what was inserted."""
-    from connectors.om import OmDatabase
-    from sandbox import om_demo_data
+    from omsync.connectors.om import OmDatabase
+    from omsync.sandbox import om_demo_data
 
     om = OmDatabase(settings.om_url)
     om.init_schema()
@@ -137,7 +137,7 @@ def sql(
     snapshot: Optional[int] = typer.Option(None, "--snapshot", min=0, help="Answer as of this snapshot (`omsync warehouse snapshots`)."),
 ) -> None:
     """Run a read-only query on one snapshot of the warehouse (the newest unless --at or --snapshot)."""
-    from connectors.warehouse import Warehouse
+    from omsync.connectors.warehouse import Warehouse
     from omsync.adhoc_sql import render, run_query
 
     if format not in ("table", "csv", "json", "parquet"):
@@ -168,7 +168,7 @@ def shell() -> None:
 
 
 def _warehouse():
-    from connectors.warehouse import Warehouse
+    from omsync.connectors.warehouse import Warehouse
 
     return Warehouse.of(_settings())
 
@@ -248,8 +248,8 @@ def run_flow(
         return
     with serving.marketplace(settings, console) as settings:
         _preflight(settings, amazon=True)
-        from flows.registry import FLOWS  # only now: Prefect reads PREFECT_API_URL once, at import
-        from flows.resources import Resources
+        from omsync.flows.registry import FLOWS  # only now: Prefect reads PREFECT_API_URL once, at import
+        from omsync.flows.resources import Resources
 
         flow = FLOWS[name]
         with Resources(settings) as resources:
@@ -290,7 +290,7 @@ def _print_counts(title: str, counts: dict[str, int]) -> None:
 def settlement_import(files: list[Path] = typer.Argument(..., help="V2 settlement report files (.txt, gzip or not).")) -> None:
     """Reconcile settlement reports downloaded from Seller Central, as a Prefect flow run; a settlement
     already applied (from Amazon or an earlier import) is recognised and skipped."""
-    from omsync.errors import ConfigError
+    from omsync.core.errors import ConfigError
 
     unreadable = [str(f) for f in files if not f.is_file() or not os.access(f, os.R_OK)]
     if unreadable:
@@ -298,8 +298,8 @@ def settlement_import(files: list[Path] = typer.Argument(..., help="V2 settlemen
     settings = _settings()
     _preflight(settings, amazon=False)
     _use_prefect(settings)
-    from flows.resources import Resources
-    from flows.settlement import settlement
+    from omsync.flows.resources import Resources
+    from omsync.flows.settlement import settlement
 
     with Resources(settings) as resources:
         _print_counts("omsync settlement import", settlement(files=[str(f) for f in files], resources=resources))
@@ -329,8 +329,8 @@ def _not_held(asked: list[str], done, verb: str) -> None:
 @prices_app.command("held")
 def prices_held() -> None:
     """List the price changes held for a person (a fall over 50 % or a rise over 200 % of Amazon's accepted price)."""
-    from connectors.warehouse import Warehouse
-    from connectors import price_guard
+    from omsync.connectors.warehouse import Warehouse
+    from omsync.connectors import price_guard
 
     settings = _settings()
     with Warehouse.of(settings).read() as con:
@@ -346,8 +346,8 @@ def prices_approve(
     by: By = "",
 ) -> None:
     """Release held price changes; the next prices run sends them."""
-    from connectors.warehouse import Warehouse
-    from connectors import price_guard
+    from omsync.connectors.warehouse import Warehouse
+    from omsync.connectors import price_guard
 
     if bool(skus) == all_held:
         raise typer.BadParameter("give SKUs or --all", param_hint="SKUS")
@@ -366,8 +366,8 @@ def prices_approve(
 def prices_reject(skus: list[str] = typer.Argument(..., help="SKUs whose held price change is wrong."), by: By = "") -> None:
     """Refuse held price changes: Amazon keeps its accepted price, and the same OM price is never sent;
     correct the price in the OM and the next prices run sends the new one (or holds it again)."""
-    from connectors.warehouse import Warehouse
-    from connectors import price_guard
+    from omsync.connectors.warehouse import Warehouse
+    from omsync.connectors import price_guard
 
     settings = _settings()
     with Warehouse.of(settings).write() as con:
@@ -403,7 +403,7 @@ def status(amazon: bool = typer.Option(True, "--amazon/--no-amazon", help="Probe
 @amazon_app.command("check")
 def amazon_check() -> None:
     """Call one cheap operation per role the flows need and say which role is missing (exit code 1)."""
-    from connectors.amazon import AmazonConnector, RetryPolicy
+    from omsync.connectors.amazon import AmazonConnector, RetryPolicy
     from omsync import checks
     from omsync.amazon_check import check_roles
 
@@ -452,7 +452,7 @@ def sandbox(
     sqs_endpoint: Optional[str] = typer.Option(None, "--sqs-endpoint", help="SQS for notifications (default: a local moto server)."),
 ) -> None:
     """Run the local Amazon SP-API sandbox (LWA, Feeds, Listings, Orders, Reports) on 127.0.0.1."""
-    from sandbox import run
+    from omsync.sandbox import run
 
     settings = _settings()
     run.main(port, seed, time_scale, state, settings.marketplace_id, settings.seller_id, order_rate,

@@ -9,8 +9,8 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from omsync.errors import ConfigError
-from omsync.settings import DEFAULT_MARKETPLACE_ID, DEFAULT_OM_URL, DEFAULT_SELLER_ID, DEFAULT_WAREHOUSE, mask_url
+from omsync.core.errors import ConfigError
+from omsync.core.settings import DEFAULT_MARKETPLACE_ID, DEFAULT_OM_URL, DEFAULT_SELLER_ID, DEFAULT_WAREHOUSE, mask_url
 
 CONFIG_FILE = Path("omsync.toml")  # in the folder omsync runs in; OMSYNC_CONFIG names another
 # The file's keys and the environment variables they stand for.

@@ -17,15 +17,15 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from connectors.om import OmDatabase
-from connectors.warehouse import Warehouse
-from flows.resources import Resources
+from omsync.connectors.om import OmDatabase
+from omsync.connectors.warehouse import Warehouse
+from omsync.flows.resources import Resources
 from omsync import output
-from omsync.settings import Secret, Settings
-from sandbox import om_demo_data
-from sandbox.om_simulator import ship_orders
-from sandbox.process import Sandbox, start_sandbox
-from transforms.amazon_items import offered_items
+from omsync.core.settings import Secret, Settings
+from omsync.sandbox import om_demo_data
+from omsync.sandbox.om_simulator import ship_orders
+from omsync.sandbox.process import Sandbox, start_sandbox
+from omsync.transforms.amazon_items import offered_items
 
 SANDBOX_TIME_SCALE = 600  # ten simulated minutes per second: feeds finish and orders age quickly
 DEMO_ORDERS = 60
@@ -41,7 +41,7 @@ class Demo:
 
 def run_story(settings: Settings, items: int, sites: int, customers: int, seed: int, console: Console) -> dict[str, dict]:
     """Tell the story step by step with a progress line each; returns each flow's counts."""
-    from flows.registry import FLOWS
+    from omsync.flows.registry import FLOWS
 
     demo = Demo(OmDatabase(settings.om_url), Warehouse.of(settings))
     state_file = settings.warehouse.with_name("sandbox-state.json")

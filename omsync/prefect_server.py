@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from omsync.errors import ConfigError
+from omsync.core.errors import ConfigError
 
 DEFAULT_PORT = 4200
 START_TIMEOUT_SECONDS = 120.0

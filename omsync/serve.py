@@ -13,13 +13,13 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from connectors.om import OmDatabase
+from omsync.connectors.om import OmDatabase
 from omsync import output, prefect_server
 from omsync.demo import SANDBOX_TIME_SCALE, publish_catalog, sandbox_env
-from omsync.errors import ConfigError
-from omsync.settings import DEFAULT_OM_URL, Settings
-from sandbox import om_demo_data
-from sandbox.process import Sandbox, start_sandbox
+from omsync.core.errors import ConfigError
+from omsync.core.settings import DEFAULT_OM_URL, Settings
+from omsync.sandbox import om_demo_data
+from omsync.sandbox.process import Sandbox, start_sandbox
 
 PROJECT = Path(__file__).resolve().parents[1]
 SPEC = PROJECT / "prefect.yaml"
@@ -48,7 +48,7 @@ def parse_every(values: list[str]) -> dict[str, int]:
 
 def build_deployments(specs: list[dict], every: dict[str, int]) -> list:
     """Runner deployments from the specs: same names, parameters, tags, intervals and concurrency limit."""
-    from flows.registry import FLOWS
+    from omsync.flows.registry import FLOWS
 
     unknown = set(every) - {spec["name"] for spec in specs}
     if unknown:

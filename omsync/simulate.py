@@ -23,14 +23,14 @@ from typing import Any, Iterator
 import polars as pl
 import yaml
 
-from connectors.amazon_limits import USAGE_PLANS
-from connectors.om import OmDatabase
-from connectors.warehouse import Warehouse
-from sandbox import om_behaviour, om_demo_data
-from sandbox.marketplace import Marketplace
-from sandbox.stepped import SteppedSandbox
-from transforms import scorecard
-from transforms.availability import compute_quantities
+from omsync.connectors.amazon_limits import USAGE_PLANS
+from omsync.connectors.om import OmDatabase
+from omsync.connectors.warehouse import Warehouse
+from omsync.sandbox import om_behaviour, om_demo_data
+from omsync.sandbox.marketplace import Marketplace
+from omsync.sandbox.stepped import SteppedSandbox
+from omsync.transforms import scorecard
+from omsync.transforms.availability import compute_quantities
 
 START = datetime(2026, 3, 2, tzinfo=timezone.utc)  # a fixed Monday: the same seed gives the same day
 STEP_SECONDS = 60
@@ -146,7 +146,7 @@ def _sample_settlements(sandbox: SteppedSandbox, now: datetime, truth: Truth) ->
 
 
 def _run_flow(sandbox: SteppedSandbox, name: str, parameters: dict[str, Any], now: datetime, truth: Truth) -> None:
-    from flows.registry import FLOWS
+    from omsync.flows.registry import FLOWS
 
     with sandbox.market.clock.flow_run():
         state = FLOWS[name](**parameters, return_state=True)

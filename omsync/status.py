@@ -9,10 +9,10 @@ from datetime import datetime, timezone
 import duckdb
 import polars as pl
 
-from connectors.warehouse import Warehouse
+from omsync.connectors.warehouse import Warehouse
 from omsync import checks
-from omsync.settings import Settings
-from transforms import attention
+from omsync.core.settings import Settings
+from omsync.transforms import attention
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def parts(settings: Settings, amazon: bool) -> list[Line]:
 
 def roles(settings: Settings) -> Line:
     """The credentials' roles are sufficient for every flow (`omsync amazon check` details them)."""
-    from connectors.amazon import AmazonConnector, RetryPolicy
+    from omsync.connectors.amazon import AmazonConnector, RetryPolicy
     from omsync.amazon_check import check_roles
 
     with AmazonConnector(settings, retry=RetryPolicy(attempts=2, base_delay=0.5, max_delay=1.0)) as amazon:

@@ -7,11 +7,11 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
-from sandbox import truth
-from sandbox.clock import iso, parse_iso
-from sandbox.market_settlements import SETTLEMENT_REPORT_TYPE
-from sandbox.realism import SIMPLE, Realism, profile
-from sandbox.records import Fault
+from omsync.sandbox import truth
+from omsync.sandbox.clock import iso, parse_iso
+from omsync.sandbox.market_settlements import SETTLEMENT_REPORT_TYPE
+from omsync.sandbox.realism import SIMPLE, Realism, profile
+from omsync.sandbox.records import Fault
 
 
 def _realism(body: dict, base: Realism) -> Realism:

@@ -33,7 +33,7 @@ MODEL_FILES = (
 
 
 def _load(name: str) -> dict:
-    return json.loads(resources.files("sandbox").joinpath("models", name).read_text(encoding="utf-8"))
+    return json.loads(resources.files("omsync.sandbox").joinpath("models", name).read_text(encoding="utf-8"))
 
 
 def _iso_datetime(value: object) -> bool:

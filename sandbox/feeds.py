@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
-from sandbox.conformance import feed_envelope_validator, feed_message_errors, messages_of
-from sandbox.listings import INVALID_MESSAGE, MAX_SKU_LENGTH, Issue, Listing, apply_patches, check_patches, sku_too_long
+from omsync.sandbox.conformance import feed_envelope_validator, feed_message_errors, messages_of
+from omsync.sandbox.listings import INVALID_MESSAGE, MAX_SKU_LENGTH, Issue, Listing, apply_patches, check_patches, sku_too_long
 
 MAX_MESSAGES = 25_000
 

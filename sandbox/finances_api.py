@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from starlette.routing import Route
 
-from sandbox.clock import parse_iso
+from omsync.sandbox.clock import parse_iso
 
 PLANS = {"listTransactions": (0.5, 10)}
 PAGE_SIZE = 50  # Amazon pages without a pageSize parameter

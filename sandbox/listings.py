@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sandbox.offers import buyer_price, delete_entries, outside_limits, replace_entries
+from omsync.sandbox.offers import buyer_price, delete_entries, outside_limits, replace_entries
 
 # Sandbox issue codes, numeric like Amazon's; the messages say what a seller must fix.
 UNKNOWN_SKU = "8541"

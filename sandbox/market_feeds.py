@@ -6,9 +6,9 @@ import json
 import random
 from datetime import timedelta
 
-from sandbox.feeds import FeedOutcome, ParsedFeed, apply_listings_feed, fatal_outcome, parse_listings_feed
-from sandbox import order_feeds
-from sandbox.records import DOCUMENT_URL_SECONDS, Document, Feed
+from omsync.sandbox.feeds import FeedOutcome, ParsedFeed, apply_listings_feed, fatal_outcome, parse_listings_feed
+from omsync.sandbox import order_feeds
+from omsync.sandbox.records import DOCUMENT_URL_SECONDS, Document, Feed
 
 
 class FeedsAndDocuments:

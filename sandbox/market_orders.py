@@ -10,10 +10,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Iterable
 
-from sandbox.clock import iso
-from sandbox.listings import Listing
-from sandbox.marketplaces import MarketplaceInfo
-from sandbox.orders import Buyer, OrderLine, Package, SimOrder, cents, make_buyer, order_id_for, order_json, settle_shipment
+from omsync.sandbox.clock import iso
+from omsync.sandbox.listings import Listing
+from omsync.sandbox.marketplaces import MarketplaceInfo
+from omsync.sandbox.orders import Buyer, OrderLine, Package, SimOrder, cents, make_buyer, order_id_for, order_json, settle_shipment
 
 
 BASKET_SIZES = [1, 1, 1, 2, 2, 3]  # lines per order, drawn at random

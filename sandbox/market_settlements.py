@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sandbox.clock import iso
-from sandbox.marketplaces import MarketplaceInfo
-from sandbox.orders import SimOrder
-from sandbox import payouts, settlement_report
-from sandbox.records import Document, Report
+from omsync.sandbox.clock import iso
+from omsync.sandbox.marketplaces import MarketplaceInfo
+from omsync.sandbox.orders import SimOrder
+from omsync.sandbox import payouts, settlement_report
+from omsync.sandbox.records import Document, Report
 
 
 SETTLEMENT_REPORT_TYPE = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"

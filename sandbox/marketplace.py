@@ -17,19 +17,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sandbox import notifications, truth
-from sandbox.clock import SimClock
-from sandbox.listings import MAX_SKU_LENGTH, Listing
-from sandbox.market_feeds import FeedsAndDocuments
-from sandbox.market_orders import OrderIndex, Orders
-from sandbox.market_settlements import Settlements
-from sandbox.marketplaces import MARKETPLACES, MarketplaceInfo, marketplace, region_of
-from sandbox.notifications import Notifications
-from sandbox.offers import seeded_offers, seeded_price
-from sandbox.orders import Buyer, SimOrder, cents
-from sandbox.realism import SIMPLE, Realism
-from sandbox.records import Document, Feed, Fault, Report
-from sandbox.sqs import Sqs
+from omsync.sandbox import notifications, truth
+from omsync.sandbox.clock import SimClock
+from omsync.sandbox.listings import MAX_SKU_LENGTH, Listing
+from omsync.sandbox.market_feeds import FeedsAndDocuments
+from omsync.sandbox.market_orders import OrderIndex, Orders
+from omsync.sandbox.market_settlements import Settlements
+from omsync.sandbox.marketplaces import MARKETPLACES, MarketplaceInfo, marketplace, region_of
+from omsync.sandbox.notifications import Notifications
+from omsync.sandbox.offers import seeded_offers, seeded_price
+from omsync.sandbox.orders import Buyer, SimOrder, cents
+from omsync.sandbox.realism import SIMPLE, Realism
+from omsync.sandbox.records import Document, Feed, Fault, Report
+from omsync.sandbox.sqs import Sqs
 
 
 @dataclass

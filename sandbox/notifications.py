@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from sandbox.clock import iso
-from sandbox.orders import SimOrder
+from omsync.sandbox.clock import iso
+from omsync.sandbox.orders import SimOrder
 
 ARN = re.compile(r"^arn:aws:sqs:\S+:\S+:\S+$")
 APPLICATION_ID = "amzn1.sellerapps.app.omsync-sandbox"

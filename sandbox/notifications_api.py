@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from starlette.routing import Route
 
-from sandbox.notifications import ARN, ORDER_CHANGE, Destination, Subscription
+from omsync.sandbox.notifications import ARN, ORDER_CHANGE, Destination, Subscription
 
 PLANS = {name: (1.0, 5) for name in ("createDestination", "getDestinations", "getDestination", "deleteDestination",
                                      "createSubscription", "getSubscription", "getSubscriptionById", "deleteSubscriptionById")}

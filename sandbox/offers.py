@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sandbox.clock import iso, parse_iso
-from sandbox.realism import Realism
+from omsync.sandbox.clock import iso, parse_iso
+from omsync.sandbox.realism import Realism
 
 # Selectors: the sub-fields that say which entry of a multi-valued attribute a value is for.
 SELECTORS = {

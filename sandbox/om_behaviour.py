@@ -10,8 +10,8 @@ from datetime import datetime
 
 import polars as pl
 
-from connectors.om import OmDatabase
-from sandbox.om_simulator import ship_orders
+from omsync.connectors.om import OmDatabase
+from omsync.sandbox.om_simulator import ship_orders
 
 REORDER_POINT = 3  # free units at or below which a replenishment is on its way
 TAGS = ["", "5:1", "20:2", "2:3", "50:6"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from connectors.om import OmDatabase
+from omsync.connectors.om import OmDatabase
 
 SITE_CODES = ["CHI", "NJ1", "DAL", "LAX", "ATL", "SEA", "MIA", "DEN", "BOS", "PHX"]
 SITE_NAMES = ["Chicago DC", "New Jersey DC", "Dallas DC", "Los Angeles DC", "Atlanta DC",

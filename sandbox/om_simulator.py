@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import polars as pl
 
-from connectors.om import OmDatabase
+from omsync.connectors.om import OmDatabase
 
 CARRIERS = [("UPS", "Ground"), ("USPS", "Priority Mail"), ("FedEx", "Home Delivery"), ("DHL", "Express"), ("Hermes Logistik", "Paket")]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 from xml.etree import ElementTree
 
-from sandbox.orders import OrderLine, SimOrder
+from omsync.sandbox.orders import OrderLine, SimOrder
 
 FEED_TYPE = "POST_ORDER_ACKNOWLEDGEMENT_DATA"
 CANCEL_REASONS = ("NoInventory", "ShippingAddressUndeliverable", "CustomerExchange", "BuyerCanceled", "GeneralAdjustment",

@@ -11,9 +11,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
 
-from sandbox.clock import iso, parse_iso
-from sandbox.marketplaces import MarketplaceInfo
-from sandbox.om_demo_data import CITIES, FIRST_NAMES, LAST_NAMES, STREETS
+from omsync.sandbox.clock import iso, parse_iso
+from omsync.sandbox.marketplaces import MarketplaceInfo
+from omsync.sandbox.om_demo_data import CITIES, FIRST_NAMES, LAST_NAMES, STREETS
 
 CENT = Decimal("0.01")
 CARRIERS = {"USPS", "UPS", "FedEx", "DHL", "Amazon Shipping", "OnTrac", "Other"}

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sandbox.clock import iso, parse_iso
-from sandbox.marketplaces import MarketplaceInfo
-from sandbox.orders import SimOrder, cents
+from omsync.sandbox.clock import iso, parse_iso
+from omsync.sandbox.marketplaces import MarketplaceInfo
+from omsync.sandbox.orders import SimOrder, cents
 
 DELIVERY_DAYS = (2, 5)  # from shipping to the buyer's door
 RESERVE_DAYS_AFTER_DELIVERY = 7  # DD+7

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from omsync.settings import Settings
+from omsync.core.settings import Settings
 
 
 @dataclass

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sandbox.clock import iso
+from omsync.sandbox.clock import iso
 
 
 DOCUMENT_URL_SECONDS = 300.0  # presigned URLs expire after five minutes of the client's (real) time

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import uvicorn
 
-from sandbox.marketplace import Marketplace
-from sandbox.realism import SELLER
-from sandbox.sqs import Sqs
-from sandbox.server import Dropped, SandboxApp
+from omsync.sandbox.marketplace import Marketplace
+from omsync.sandbox.realism import SELLER
+from omsync.sandbox.sqs import Sqs
+from omsync.sandbox.server import Dropped, SandboxApp
 
 SAVE_EVERY_SECONDS = 10.0
 

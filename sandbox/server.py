@@ -26,15 +26,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox import admin
-from sandbox.clock import iso, parse_iso
-from sandbox.conformance import operation
-from sandbox.listings import apply_patches, check_patches, listing_json
-from sandbox.finances_api import PLANS as FINANCES_PLANS, FinancesApi
-from sandbox.marketplace import Marketplace
-from sandbox.notifications_api import PLANS as NOTIFICATIONS_PLANS, NotificationsApi
-from sandbox.orders import ConfirmationRefused, confirm_shipment
-from connectors.amazon_limits import JSON_LISTINGS_FEED_PLAN, USAGE_PLANS, TokenBucket
+from omsync.sandbox import admin
+from omsync.sandbox.clock import iso, parse_iso
+from omsync.sandbox.conformance import operation
+from omsync.sandbox.listings import apply_patches, check_patches, listing_json
+from omsync.sandbox.finances_api import PLANS as FINANCES_PLANS, FinancesApi
+from omsync.sandbox.marketplace import Marketplace
+from omsync.sandbox.notifications_api import PLANS as NOTIFICATIONS_PLANS, NotificationsApi
+from omsync.sandbox.orders import ConfirmationRefused, confirm_shipment
+from omsync.connectors.amazon_limits import JSON_LISTINGS_FEED_PLAN, USAGE_PLANS, TokenBucket
 
 MIN_BEFORE_SECONDS = 120
 NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sandbox.marketplaces import MarketplaceInfo
-from sandbox.orders import SimOrder, cents
+from omsync.sandbox.marketplaces import MarketplaceInfo
+from omsync.sandbox.orders import SimOrder, cents
 
 COLUMNS = [
     "settlement-id", "settlement-start-date", "settlement-end-date", "deposit-date", "total-amount", "currency",

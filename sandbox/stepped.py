@@ -11,12 +11,12 @@ from typing import Iterator
 
 import uvicorn
 
-from sandbox.clock import SimClock
-from sandbox.marketplace import Marketplace
-from sandbox.process import Sandbox
-from sandbox.run import bind
-from connectors.amazon_limits import TokenBucket
-from sandbox.server import SandboxApp
+from omsync.sandbox.clock import SimClock
+from omsync.sandbox.marketplace import Marketplace
+from omsync.sandbox.process import Sandbox
+from omsync.sandbox.run import bind
+from omsync.connectors.amazon_limits import TokenBucket
+from omsync.sandbox.server import SandboxApp
 
 
 class SteppedClock(SimClock):

@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sandbox.clock import iso
-from sandbox.listings import Listing
-from sandbox.offers import outside_limits, our_price
-from sandbox.orders import SimOrder
+from omsync.sandbox.clock import iso
+from omsync.sandbox.listings import Listing
+from omsync.sandbox.offers import outside_limits, our_price
+from omsync.sandbox.orders import SimOrder
 
 
 class Offered(NamedTuple):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.postgres import NoPostgres, PgCluster, start_cluster
+from omsync.sandbox.postgres import NoPostgres, PgCluster, start_cluster
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -55,7 +55,7 @@ def om_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def sandbox_server():
-    from sandbox.process import start_sandbox
+    from omsync.sandbox.process import start_sandbox
 
     server = start_sandbox("--time-scale", "1000", "--validate-responses", "--seed", "1")
     yield server

@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from connectors.warehouse import Warehouse
+from omsync.connectors.warehouse import Warehouse
 from omsync.adhoc_sql import run_query, shell_command
-from omsync.errors import UserError, WriteRefused
+from omsync.core.errors import UserError, WriteRefused
 
 OMSYNC = str(Path(sys.executable).with_name("omsync"))
 

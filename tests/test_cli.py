@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from connectors.warehouse import Warehouse
+from omsync.connectors.warehouse import Warehouse
 
 OMSYNC = str(Path(sys.executable).with_name("omsync"))
 

@@ -5,8 +5,8 @@ builds the same deployments from it."""
 import pytest
 from prefect.flows import load_flow_from_entrypoint
 
-from flows.registry import REGISTRY, SPECS, prefect_yaml
-from omsync.errors import ConfigError
+from omsync.flows.registry import REGISTRY, SPECS, prefect_yaml
+from omsync.core.errors import ConfigError
 from omsync.serve import PROJECT, SPEC, build_deployments, parse_every, read_deployments
 
 SCHEDULES = {spec.name: spec.interval for spec in REGISTRY}
@@ -29,8 +29,8 @@ def test_the_registry_keeps_the_schedules_the_operations_issue_names():
 
 def test_the_yaml_declares_the_registrys_flows_as_the_registry_says():
     assert sorted(spec["name"] for spec in read_deployments()) == sorted(SCHEDULES)
-    assert read_deployments() == [spec.deployment() for spec in REGISTRY], "run `python -m flows.registry` to rewrite prefect.yaml"
-    assert SPEC.read_text() == prefect_yaml(), "run `python -m flows.registry` to rewrite prefect.yaml"
+    assert read_deployments() == [spec.deployment() for spec in REGISTRY], "run `python -m omsync.flows.registry` to rewrite prefect.yaml"
+    assert SPEC.read_text() == prefect_yaml(), "run `python -m omsync.flows.registry` to rewrite prefect.yaml"
 
 
 def test_each_entrypoint_is_the_registrys_flow():

@@ -5,21 +5,23 @@ nothing imports the tests. Read from the source with `ast`, so an import inside 
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# Layer → the modules in it (dotted prefixes; the longest match wins). Renaming a package (flows →
-# omsync.flows, say) is an edit of its prefix here, nothing else.
+# Package → its folder, as pyproject.toml installs them (flows/ is omsync.flows, …).
+PACKAGE_DIRS: dict[str, str] = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+# Layer → the modules in it (dotted prefixes; the longest match wins).
 LAYERS = {
     "app": ("omsync",),  # the CLI, serve, demo, status, simulate: all of omsync but its core
     "benchmarks": ("benchmarks",),
-    "sandbox": ("sandbox",),
-    "flows": ("flows",),
-    "transforms": ("transforms",),
-    "connectors": ("connectors",),
-    "core": ("omsync.settings", "omsync.errors", "omsync.schemas", "omsync.marketplaces"),  # what every layer may use
+    "sandbox": ("omsync.sandbox",),
+    "flows": ("omsync.flows",),
+    "transforms": ("omsync.transforms",),
+    "connectors": ("omsync.connectors",),
+    "core": ("omsync.core",),  # settings, errors, schemas, marketplaces: what every layer may use
     "tests": ("tests",),
 }
 MAY_IMPORT = {
@@ -43,14 +45,28 @@ def layer_of(module: str) -> str | None:
     return best[0] if best else None
 
 
-def module_name(root: Path, path: Path) -> str:
+def module_name(root: Path, path: Path, package_dirs: dict[str, str] = PACKAGE_DIRS) -> str:
+    """The dotted name a file is imported by (its folder mapped to its package)."""
     parts = list(path.relative_to(root).with_suffix("").parts)
+    folders = {folder: package for package, folder in package_dirs.items()}
+    if parts[0] in folders:
+        parts = [*folders[parts[0]].split("."), *parts[1:]]
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imported_modules(root: Path, path: Path) -> set[str]:
+def module_path(root: Path, module: str, package_dirs: dict[str, str] = PACKAGE_DIRS) -> Path:
+    """Where a dotted name lives in the tree, without a suffix (the inverse of module_name)."""
+    parts = module.split(".")
+    for package, folder in package_dirs.items():
+        if parts[: len(package.split("."))] == package.split("."):
+            parts = [folder, *parts[len(package.split(".")):]]
+            break
+    return root / Path(*parts)
+
+
+def imported_modules(root: Path, path: Path, package_dirs: dict[str, str] = PACKAGE_DIRS) -> set[str]:
     """Every module a file imports; `from a import b` counts as a.b when a/b is a module of the tree."""
-    name = module_name(root, path)
+    name = module_name(root, path, package_dirs)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -63,22 +79,23 @@ def imported_modules(root: Path, path: Path) -> set[str]:
                 base = ".".join([*anchor, base] if base else anchor)
             for alias in node.names:
                 candidate = f"{base}.{alias.name}" if base else alias.name
-                is_module = (root / Path(*candidate.split("."))).with_suffix(".py").exists() or (root / Path(*candidate.split("."))).is_dir()
+                where = module_path(root, candidate, package_dirs)
+                is_module = where.with_suffix(".py").exists() or where.is_dir()
                 found.add(candidate if is_module else base)
     return found
 
 
-def violations(root: Path) -> list[str]:
+def violations(root: Path, package_dirs: dict[str, str] = PACKAGE_DIRS) -> list[str]:
     """'module (layer) imports module (layer)' for every import against the rule, under `root`."""
     broken = []
     for path in sorted(root.rglob("*.py")):
         if any(part.startswith(".") or part in ("tests", "node_modules") for part in path.relative_to(root).parts):
             continue
-        importer = module_name(root, path)
+        importer = module_name(root, path, package_dirs)
         source = layer_of(importer)
         if source is None:
             continue
-        for imported in sorted(imported_modules(root, path)):
+        for imported in sorted(imported_modules(root, path, package_dirs)):
             target = layer_of(imported)
             if target is not None and target not in MAY_IMPORT[source]:
                 broken.append(f"{importer} ({source}) imports {imported} ({target})")
@@ -90,13 +107,14 @@ def test_the_project_keeps_the_import_direction():
 
 
 def test_every_project_package_has_a_layer():
-    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")}
+    packages = {module_name(ROOT, p) for p in ROOT.glob("*/__init__.py")}
     assert all(layer_of(package) for package in packages), sorted(p for p in packages if not layer_of(p))
-    assert {layer_of(module_name(ROOT, p)) for p in (ROOT / "omsync").glob("*.py")} <= {"app", "core"}
+    assert {layer_of(module_name(ROOT, p)) for p in (ROOT / "omsync").glob("*.py")} == {"app"}
+    assert {layer_of(module_name(ROOT, p)) for p in (ROOT / "core").glob("*.py")} == {"core"}
 
 
 def write(root: Path, module: str, source: str) -> None:
-    path = root / Path(*module.split(".")).with_suffix(".py")
+    path = module_path(root, module).with_suffix(".py")
     path.parent.mkdir(parents=True, exist_ok=True)
     for parent in path.relative_to(root).parents:
         if parent != Path("."):
@@ -105,19 +123,19 @@ def write(root: Path, module: str, source: str) -> None:
 
 
 @pytest.mark.parametrize("module, source, expected", [
-    ("connectors.bad", "from transforms.rules import rule\n", "connectors.bad (connectors) imports transforms.rules (transforms)"),
-    ("transforms.bad", "def f():\n    import connectors.om\n", "transforms.bad (transforms) imports connectors.om (connectors)"),
-    ("flows.bad", "from omsync import cli\n", "flows.bad (flows) imports omsync.cli (app)"),
-    ("omsync.settings", "from flows import orders\n", "omsync.settings (core) imports flows.orders (flows)"),
-    ("sandbox.bad", "from transforms.rules import rule\n", "sandbox.bad (sandbox) imports transforms.rules (transforms)"),
-    ("connectors.bad", "from sandbox.server import serve\n", "connectors.bad (connectors) imports sandbox.server (sandbox)"),
+    ("omsync.connectors.bad", "from omsync.transforms.rules import rule\n", "omsync.connectors.bad (connectors) imports omsync.transforms.rules (transforms)"),
+    ("omsync.transforms.bad", "def f():\n    import omsync.connectors.om\n", "omsync.transforms.bad (transforms) imports omsync.connectors.om (connectors)"),
+    ("omsync.flows.bad", "from omsync import cli\n", "omsync.flows.bad (flows) imports omsync.cli (app)"),
+    ("omsync.core.settings", "from omsync.flows import orders\n", "omsync.core.settings (core) imports omsync.flows.orders (flows)"),
+    ("omsync.sandbox.bad", "from omsync.transforms.rules import rule\n", "omsync.sandbox.bad (sandbox) imports omsync.transforms.rules (transforms)"),
+    ("omsync.connectors.bad", "from omsync.sandbox.server import serve\n", "omsync.connectors.bad (connectors) imports omsync.sandbox.server (sandbox)"),
     ("benchmarks.bad", "from tests.pg import start\n", "benchmarks.bad (benchmarks) imports tests.pg (tests)"),
-    ("flows.bad", "from ..transforms import rules\nfrom . import other\nfrom .. import omsync\n", None),
-    ("connectors.bad", "from .. import transforms\n", "connectors.bad (connectors) imports transforms (transforms)"),
+    ("omsync.flows.bad", "from ..transforms import rules\nfrom . import other\nfrom ..core import settings\n", None),
+    ("omsync.connectors.bad", "from .. import transforms\n", "omsync.connectors.bad (connectors) imports omsync.transforms (transforms)"),
 ])
 def test_a_deliberate_violation_is_caught(tmp_path, module, source, expected):
-    for name in ("transforms.rules", "connectors.om", "omsync.cli", "omsync.settings", "flows.orders", "flows.other",
-                 "sandbox.server", "tests.pg"):
+    for name in ("omsync.transforms.rules", "omsync.connectors.om", "omsync.cli", "omsync.core.settings", "omsync.flows.orders",
+                 "omsync.flows.other", "omsync.sandbox.server", "tests.pg"):
         write(tmp_path, name, "")
     write(tmp_path, module, source)
     found = [v for v in violations(tmp_path) if v.startswith(module + " ")]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from omsync.errors import ConfigError
-from omsync.settings import Settings
+from omsync.core.errors import ConfigError
+from omsync.core.settings import Settings
 
 
 def test_the_one_marketplace_settings_keep_working():

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from connectors.om import OmDatabase
+from omsync.connectors.om import OmDatabase
 from omsync import prefect_server
 from tests.browser import Browser, find_chromium
 from tests.conftest import IN_CI

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from flows.runs import markdown_text
+from omsync.flows.runs import markdown_text
 from omsync import output
 
 

@@ -1,7 +1,7 @@
 import pytest
 
-from omsync.errors import ConfigError
-from omsync.settings import Settings
+from omsync.core.errors import ConfigError
+from omsync.core.settings import Settings
 
 
 def test_defaults_are_the_embedded_demo():

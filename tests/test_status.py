@@ -4,9 +4,9 @@ from datetime import datetime, timezone
 
 import polars as pl
 
-from connectors import ops
-from connectors.om import OmDatabase
-from connectors.warehouse import Warehouse
+from omsync.connectors import ops
+from omsync.connectors.om import OmDatabase
+from omsync.connectors.warehouse import Warehouse
 from tests.test_cli import run
 
 FLOWS = ("orders", "inventory", "shipments", "prices", "settlement")

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from transforms.amazon_items import DEFAULT_PRODUCT_TYPE, offered_items, sku_problem
-from transforms.om_values import unreadable_rows
+from omsync.transforms.amazon_items import DEFAULT_PRODUCT_TYPE, offered_items, sku_problem
+from omsync.transforms.om_values import unreadable_rows
 
 MAX_QUANTITY = 99_999
 BACKORDER_QUANTITY = 1000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from omsync.schemas import STATE_SCHEMAS  # noqa: F401 (the schema flows read listing state with)
+from omsync.core.schemas import STATE_SCHEMAS  # noqa: F401 (the schema flows read listing state with)
 
 
 def select_quantity_changes(quantities: pl.DataFrame, state: pl.DataFrame, full: bool = False) -> pl.DataFrame:

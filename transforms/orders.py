@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from omsync.schemas import ORDER_SCHEMA, PII_FIELDS  # noqa: F401 (the raw order rows these transforms read)
+from omsync.core.schemas import ORDER_SCHEMA, PII_FIELDS  # noqa: F401 (the raw order rows these transforms read)
 
 MONEY = pl.Decimal(18, 4)
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import polars as pl
 
-from transforms.amazon_items import DEFAULT_PRODUCT_TYPE, offered_items, sku_problem
-from transforms.om_values import unreadable_rows
+from omsync.transforms.amazon_items import DEFAULT_PRODUCT_TYPE, offered_items, sku_problem
+from omsync.transforms.om_values import unreadable_rows
 
 MONEY = pl.Decimal(18, 4)
 # ISO 4217 minor units of the currencies of Amazon marketplaces; two for the rest.

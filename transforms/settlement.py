@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import polars as pl
 
-from omsync.schemas import INVOICE_SCHEMA  # noqa: F401 (the OM invoices these rules read)
-from transforms.settlement_report import MONEY
+from omsync.core.schemas import INVOICE_SCHEMA  # noqa: F401 (the OM invoices these rules read)
+from omsync.transforms.settlement_report import MONEY
 
 BUYER_PAID_TYPES = ("ItemPrice", "Promotion")
 ORDER_TRANSACTIONS = ("Order",)

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import polars as pl
 
-from omsync.schemas import INVOICE_SCHEMA
-from transforms.settlement import EXCEPTION_SCHEMA
-from transforms.settlement_report import MONEY, ParsedReport
+from omsync.core.schemas import INVOICE_SCHEMA
+from omsync.transforms.settlement import EXCEPTION_SCHEMA
+from omsync.transforms.settlement_report import MONEY, ParsedReport
 
 SETTLEMENT_ROW_SCHEMA = {"reported_total": MONEY, "computed_total": MONEY, "period_start": pl.Datetime("us", "UTC"),
                          "period_end": pl.Datetime("us", "UTC"), "deposit_date": pl.Datetime("us", "UTC"), "marketplace_id": pl.String}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from omsync.errors import UserError
+from omsync.core.errors import UserError
 
 MONEY = pl.Decimal(18, 4)
 COLUMNS = {

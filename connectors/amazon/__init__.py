@@ -13,13 +13,13 @@ from typing import Any, Callable, Iterator, Sequence
 
 import polars as pl
 
-from connectors.amazon.feeds import MAX_FEED_MESSAGES, FeedResult, FeedsApi, SubmittedFeed
-from connectors.amazon.listings import ListingsApi
-from connectors.amazon.orders import ORDER_DATA, OrdersApi
-from connectors.amazon.reports import SETTLEMENT_REPORT_TYPE, ReportsApi
-from connectors.amazon.transport import (AmazonError, AmazonRejected, AmazonTransport, AmazonUnavailable, ReportDocument,
+from omsync.connectors.amazon.feeds import MAX_FEED_MESSAGES, FeedResult, FeedsApi, SubmittedFeed
+from omsync.connectors.amazon.listings import ListingsApi
+from omsync.connectors.amazon.orders import ORDER_DATA, OrdersApi
+from omsync.connectors.amazon.reports import SETTLEMENT_REPORT_TYPE, ReportsApi
+from omsync.connectors.amazon.transport import (AmazonError, AmazonRejected, AmazonTransport, AmazonUnavailable, ReportDocument,
                                          RetryPolicy)
-from omsync.settings import Settings
+from omsync.core.settings import Settings
 
 __all__ = ["AmazonConnector", "AmazonError", "AmazonRejected", "AmazonUnavailable", "FeedResult", "MAX_FEED_MESSAGES",
            "ReportDocument", "RetryPolicy", "SETTLEMENT_REPORT_TYPE", "SubmittedFeed"]

@@ -10,8 +10,8 @@ from typing import Any
 
 import polars as pl
 
-from connectors.amazon.transport import AmazonTransport, AmazonUnavailable, ReportDocument
-from connectors.amazon_limits import JSON_LISTINGS_FEED_PLAN, USAGE_PLANS, TokenBucket
+from omsync.connectors.amazon.transport import AmazonTransport, AmazonUnavailable, ReportDocument
+from omsync.connectors.amazon_limits import JSON_LISTINGS_FEED_PLAN, USAGE_PLANS, TokenBucket
 
 log = logging.getLogger("omsync.amazon")
 MAX_FEED_MESSAGES = 25_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from connectors.amazon.transport import AmazonTransport
+from omsync.connectors.amazon.transport import AmazonTransport
 
 
 class ListingsApi:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterator, Sequence
 
-from connectors.amazon.transport import AmazonTransport, iso
+from omsync.connectors.amazon.transport import AmazonTransport, iso
 
 ORDER_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "PACKAGES")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Sequence
 
-from connectors.amazon.transport import AmazonTransport, ReportDocument, iso
+from omsync.connectors.amazon.transport import AmazonTransport, ReportDocument, iso
 
 SETTLEMENT_REPORT_TYPE = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
 

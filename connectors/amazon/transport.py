@@ -30,9 +30,9 @@ from sp_api.base import Marketplaces
 from sp_api.base.exceptions import SellingApiException
 from sp_api.base._transport_httpx import HttpxTransport
 
-from connectors.amazon_limits import USAGE_PLANS, TokenBucket
-from omsync.errors import ConfigError, UserError
-from omsync.settings import Settings
+from omsync.connectors.amazon_limits import USAGE_PLANS, TokenBucket
+from omsync.core.errors import ConfigError, UserError
+from omsync.core.settings import Settings
 
 log = logging.getLogger("omsync.amazon")
 T = TypeVar("T")

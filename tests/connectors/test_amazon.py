@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 import polars as pl
 import pytest
 
-from connectors.amazon import AmazonConnector, AmazonRejected, AmazonUnavailable, RetryPolicy
-from sandbox.process import start_sandbox
+from omsync.connectors.amazon import AmazonConnector, AmazonRejected, AmazonUnavailable, RetryPolicy
+from omsync.sandbox.process import start_sandbox
 
 FAST_RETRIES = RetryPolicy(attempts=12, base_delay=0.005, max_delay=0.05)
 
@@ -182,7 +182,7 @@ def test_amazon_now_follows_the_sandbox_clock(sandbox, amazon):
     sandbox.admin("POST", "clock/advance", {"seconds": 10 * 86400})
     amazon.list_settlement_reports(amazon.amazon_now() - timedelta(days=1))
     clock = sandbox.admin("GET", "clock")
-    assert abs((amazon.amazon_now() - __import__("sandbox.clock", fromlist=["parse_iso"]).parse_iso(clock["now"])).total_seconds()) < 600
+    assert abs((amazon.amazon_now() - __import__("omsync.sandbox.clock", fromlist=["parse_iso"]).parse_iso(clock["now"])).total_seconds()) < 600
 
 
 def test_client_pitfalls_default_marketplace_and_proxies_are_neutralised(sandbox, monkeypatch):
@@ -207,8 +207,8 @@ def test_secrets_stay_out_of_logs_and_errors(sandbox, caplog):
 
 
 def test_missing_credentials_name_the_settings(sandbox):
-    from omsync.errors import ConfigError
-    from omsync.settings import Settings
+    from omsync.core.errors import ConfigError
+    from omsync.core.settings import Settings
 
     with pytest.raises(ConfigError, match="LWA_APP_ID"):
         AmazonConnector(Settings.from_env({"OMSYNC_AMAZON_ENDPOINT": sandbox.url}))

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.om import OmDatabase
-from connectors.om_schema import TABLES
-from omsync.errors import ConfigError
+from omsync.connectors.om import OmDatabase
+from omsync.connectors.om_schema import TABLES
+from omsync.core.errors import ConfigError
 
 
 def test_init_creates_every_contract_table_and_is_idempotent(om_url):

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors import ops
-from connectors.warehouse_schema import MIGRATIONS
-from transforms.feed_reports import VERDICT_SCHEMA
+from omsync.connectors import ops
+from omsync.connectors.warehouse_schema import MIGRATIONS
+from omsync.transforms.feed_reports import VERDICT_SCHEMA
 
 US, DE, FR = "ATVPDKIKX0DER", "A1PA6795UKMFR9", "A13V1IB3VIYZZH"
 KEYED = 5  # the migration that made marketplace a key

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.run_lock import TABLE, RunInProgress, _Store, run_lease
-from connectors.warehouse import Warehouse
+from omsync.connectors.run_lock import TABLE, RunInProgress, _Store, run_lease
+from omsync.connectors.warehouse import Warehouse
 from tests.connectors.test_warehouse import ENV, ROOT
 
 
@@ -24,8 +24,8 @@ HOLD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from connectors.run_lock import run_lease
-    from connectors.warehouse import Warehouse
+    from omsync.connectors.run_lock import run_lease
+    from omsync.connectors.warehouse import Warehouse
     with run_lease(Warehouse(Path(sys.argv[1]), sys.argv[2] or None, sys.argv[3] or None), "shipments"):
         print("held", flush=True)
         sys.stdin.readline()

@@ -12,11 +12,11 @@ import duckdb
 import polars as pl
 import pytest
 
-from connectors.frames import registered
-from connectors.warehouse import Warehouse, WarehouseConflict, computation_key
-from connectors.warehouse_schema import MIGRATIONS
-from omsync.errors import ConfigError
-from transforms import amazon_items, availability
+from omsync.connectors.frames import registered
+from omsync.connectors.warehouse import Warehouse, WarehouseConflict, computation_key
+from omsync.connectors.warehouse_schema import MIGRATIONS
+from omsync.core.errors import ConfigError
+from omsync.transforms import amazon_items, availability
 
 CONTRACT = {
     "ops.listing_state", "ops.orders", "ops.quarantine", "ops.runs",
@@ -38,7 +38,7 @@ def add_run(wh: Warehouse, run_id: str) -> None:
 
 def commit_elsewhere(wh: Warehouse, run_id: str) -> None:
     """Another process commits a run while ours is in its transaction."""
-    code = f"from pathlib import Path\nfrom tests.connectors.test_warehouse import add_run\nfrom connectors.warehouse import Warehouse\n" \
+    code = f"from pathlib import Path\nfrom tests.connectors.test_warehouse import add_run\nfrom omsync.connectors.warehouse import Warehouse\n" \
            f"add_run(Warehouse(Path({str(wh.path)!r})), {run_id!r})"
     subprocess.run([sys.executable, "-c", code], check=True, env=ENV, cwd=ROOT, timeout=120)
 
@@ -225,7 +225,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from connectors.warehouse import Warehouse
+    from omsync.connectors.warehouse import Warehouse
     wh = Warehouse(Path(sys.argv[1]), sys.argv[4] or None, sys.argv[5] or None)
     for i in range(int(sys.argv[3])):
         with wh.write() as con:
@@ -238,7 +238,7 @@ READER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from connectors.warehouse import Warehouse
+    from omsync.connectors.warehouse import Warehouse
     # an analyst's long session: opened before the writers start, held until they are done
     wh = Warehouse(Path(sys.argv[1]), sys.argv[2] or None, sys.argv[3] or None)
     with wh.read() as con:

@@ -13,12 +13,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from connectors.om import OmDatabase
-from connectors.warehouse import Warehouse
-from flows.resources import Resources
-from omsync.settings import Settings
-from sandbox import om_demo_data
-from sandbox.process import Sandbox
+from omsync.connectors.om import OmDatabase
+from omsync.connectors.warehouse import Warehouse
+from omsync.flows.resources import Resources
+from omsync.core.settings import Settings
+from omsync.sandbox import om_demo_data
+from omsync.sandbox.process import Sandbox
 
 
 @dataclass

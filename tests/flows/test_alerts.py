@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from flows.orders import orders
-from flows.prices import prices
+from omsync.flows.orders import orders
+from omsync.flows.prices import prices
 from omsync import alerts
 from tests.flows.test_prices import FAST, expected_prices, set_price
 

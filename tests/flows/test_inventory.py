@@ -10,10 +10,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows.inventory import inventory
+from omsync.flows.inventory import inventory
 from omsync.demo import publish_catalog
 from tests.flows.conftest import artifacts_of_latest_run
-from transforms.availability import compute_quantities
+from omsync.transforms.availability import compute_quantities
 
 FAST = {"feed_wait_seconds": 60.0}
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.shipments import shipments
-from sandbox.om_simulator import ship_orders
+from omsync.flows.shipments import shipments
+from omsync.sandbox.om_simulator import ship_orders
 from tests.flows.test_shipments import imported_orders
 
 

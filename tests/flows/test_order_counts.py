@@ -2,7 +2,7 @@
 
 import pytest
 
-from flows.orders import orders
+from omsync.flows.orders import orders
 from tests.flows.test_orders import stock_catalog
 
 OUTCOMES = ("new in OM", "unchanged", "cancelled in OM", "cancelled after shipping", "waiting", "pending at Amazon",

@@ -4,7 +4,7 @@
 import polars as pl
 import pytest
 
-from flows.orders import orders
+from omsync.flows.orders import orders
 
 BUYER_FIELDS = "s.external_order_id, s.status, s.fulfilled_by, c.customer_no, c.source"
 
@@ -52,7 +52,7 @@ def assert_om_matches_amazon(world):
 
 
 def test_a_large_import_goes_in_batches_each_committed_once(world, monkeypatch):
-    monkeypatch.setattr("flows.orders.BATCH_ORDERS", 50)  # a batch per page of 100: 3 OM transactions
+    monkeypatch.setattr("omsync.flows.orders.BATCH_ORDERS", 50)  # a batch per page of 100: 3 OM transactions
     stock_catalog(world, quantity=200)
     world.sandbox.admin("POST", "orders", {"count": 250, "release": True})
     world.sandbox.admin("POST", "clock/advance", {"seconds": 300})
@@ -175,7 +175,7 @@ def test_killed_between_the_om_commit_and_the_watermark_the_rerun_duplicates_not
 
 @pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
 def test_batches_of_one_run_never_resolve_each_others_quarantine(world, monkeypatch):
-    monkeypatch.setattr("flows.orders.BATCH_ORDERS", 50)  # a batch per page of 100
+    monkeypatch.setattr("omsync.flows.orders.BATCH_ORDERS", 50)  # a batch per page of 100
     stock_catalog(world, quantity=200)
     world.sandbox.admin("POST", "listings", {"listings": [{"sku": "NEW-ITEM-1", "productType": "PRODUCT", "quantity": 50, "price": "9.99"}]})
     waiting = world.sandbox.admin("POST", "orders", {"count": 3, "skus": ["NEW-ITEM-1"], "fulfilledBy": "MERCHANT", "release": True})["orderIds"]

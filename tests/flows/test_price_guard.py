@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from flows.prices import prices
+from omsync.flows.prices import prices
 from tests.flows.test_prices import FAST, expected_prices, offered_prices, set_price
 from tests.test_cli import run
 

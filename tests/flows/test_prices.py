@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.prices import prices
+from omsync.flows.prices import prices
 from omsync.demo import publish_catalog
-from transforms.pricing import validate_prices
+from omsync.transforms.pricing import validate_prices
 
 FAST = {"feed_wait_seconds": 60.0}
 

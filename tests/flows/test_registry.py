@@ -3,7 +3,7 @@
 import pytest
 from prefect import Flow
 
-from flows.registry import FLOWS
+from omsync.flows.registry import FLOWS
 
 
 @pytest.mark.parametrize("name", sorted(FLOWS))

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import polars as pl
 
-from connectors.amazon import AmazonConnector
-from flows.settlement import settlement
-from flows.shipments import shipments
-from sandbox.om_simulator import ship_orders
+from omsync.connectors.amazon import AmazonConnector
+from omsync.flows.settlement import settlement
+from omsync.flows.shipments import shipments
+from omsync.sandbox.om_simulator import ship_orders
 from tests.flows.conftest import latest_progress
 from tests.flows.test_shipments import imported_orders
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows.orders import orders
-from flows.shipments import shipments
-from sandbox.om_simulator import ship_orders, ship_the_rest
+from omsync.flows.orders import orders
+from omsync.flows.shipments import shipments
+from omsync.sandbox.om_simulator import ship_orders, ship_the_rest
 from tests.flows.conftest import latest_progress
 from tests.flows.test_orders import stock_catalog
 

@@ -4,7 +4,7 @@ the item gets the oversell-safe quantity; every other SKU goes out as it would a
 import polars as pl
 import pytest
 
-from flows.inventory import inventory
+from omsync.flows.inventory import inventory
 from tests.flows.test_inventory import FAST, backorderable_skus, expected_quantities
 from tests.hostile.conftest import item_id, quarantined, raw_sql
 

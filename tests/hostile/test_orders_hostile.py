@@ -3,7 +3,7 @@ a NUL byte and SQLite cuts the text at it, so text is cleaned before it reaches 
 
 import polars as pl
 
-from flows.orders import orders
+from omsync.flows.orders import orders
 from tests.flows.test_orders import amazon_orders, assert_om_matches_amazon, stock_catalog
 
 HOSTILE = {"name": "Zoë\x00 Null\x07", "address1": "1 Tab\tStreet\x1b", "city": "Nul\x00ville", "postalCode": "60601",

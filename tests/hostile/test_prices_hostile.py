@@ -2,7 +2,7 @@
 
 import polars as pl
 
-from flows.prices import prices
+from omsync.flows.prices import prices
 from tests.flows.test_prices import FAST, expected_prices, offered_prices, set_price
 from tests.hostile.conftest import quarantined, raw_sql
 

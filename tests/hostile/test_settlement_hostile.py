@@ -5,12 +5,12 @@ import gzip
 import polars as pl
 import pytest
 
-from connectors.amazon import AmazonConnector
-from flows.settlement import settlement
-from omsync.settings import Settings
+from omsync.connectors.amazon import AmazonConnector
+from omsync.flows.settlement import settlement
+from omsync.core.settings import Settings
 from tests.flows.test_settlement import invoices, payments, settled_world
-from transforms.settlement import classify_lines, settle_orders
-from transforms.settlement_report import ReportFormatError, decode_report, parse_settlement_report
+from omsync.transforms.settlement import classify_lines, settle_orders
+from omsync.transforms.settlement_report import ReportFormatError, decode_report, parse_settlement_report
 
 
 def test_a_truncated_gzip_file_is_one_clear_error_not_an_eof_error():

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.inventory import inventory
+from omsync.flows.inventory import inventory
 from tests.flows.test_inventory import FAST, expected_quantities
 from tests.hostile.conftest import item_id, quarantined, raw_sql
 from tests.hostile.test_inventory_hostile import plain_skus

@@ -6,8 +6,8 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.availability import MAX_QUANTITY, compute_quantities
-from transforms.pricing import validate_prices
+from omsync.transforms.availability import MAX_QUANTITY, compute_quantities
+from omsync.transforms.pricing import validate_prices
 
 SITES = pl.DataFrame({"site_id": [1, 2], "code": ["CHI", "DAL"]})
 INT64 = st.integers(-(2**63), 2**63 - 1)

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from sandbox.conformance import operation, processing_report_validator
+from omsync.sandbox.conformance import operation, processing_report_validator
 
 
 def check(op_key: str, response: httpx.Response) -> dict:

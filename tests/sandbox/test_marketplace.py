@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from sandbox.conformance import operation
-from sandbox.feeds import MAX_MESSAGES, parse_listings_feed
-from sandbox.marketplace import Marketplace
-from sandbox.orders import ConfirmationRefused, confirm_shipment, order_json
-from sandbox.settlement_report import COLUMNS
+from omsync.sandbox.conformance import operation
+from omsync.sandbox.feeds import MAX_MESSAGES, parse_listings_feed
+from omsync.sandbox.marketplace import Marketplace
+from omsync.sandbox.orders import ConfirmationRefused, confirm_shipment, order_json
+from omsync.sandbox.settlement_report import COLUMNS
 
 
 def market(seed=5, marketplace_id="ATVPDKIKX0DER", **kw) -> Marketplace:
@@ -249,8 +249,8 @@ def _quantity_feed(m: Marketplace, sku: str, quantity: int):
 
 
 def test_a_seller_feed_waits_long_and_a_later_patch_is_overtaken_by_it():
-    from sandbox.listings import apply_patches
-    from sandbox.realism import SELLER
+    from omsync.sandbox.listings import apply_patches
+    from omsync.sandbox.realism import SELLER
 
     m = market(realism=SELLER)
     feeds = [_quantity_feed(m, "SKU-1", 5) for _ in range(40)]
@@ -265,7 +265,7 @@ def test_a_seller_feed_waits_long_and_a_later_patch_is_overtaken_by_it():
 
 
 def test_seller_feeds_finish_out_of_the_order_they_were_sent():
-    from sandbox.realism import SELLER
+    from omsync.sandbox.realism import SELLER
 
     m = market(realism=SELLER)
     sent = {_quantity_feed(m, "SKU-2", q).feed_id: q for q in range(30)}

@@ -3,10 +3,10 @@ marketplace, one merchant quantity per SKU, orders from all of them, a settlemen
 
 from collections import Counter
 
-from sandbox.listings import check_patches
-from sandbox.marketplace import Marketplace
-from sandbox.orders import order_json
-from sandbox.realism import SELLER
+from omsync.sandbox.listings import check_patches
+from omsync.sandbox.marketplace import Marketplace
+from omsync.sandbox.orders import order_json
+from omsync.sandbox.realism import SELLER
 
 US, CA, MX, DE = "ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8", "A1PA6795UKMFR9"
 

@@ -7,7 +7,7 @@ import boto3
 import httpx
 import pytest
 
-from sandbox.conformance import order_change_validator
+from omsync.sandbox.conformance import order_change_validator
 from tests.sandbox.test_conformance import check
 
 US = "ATVPDKIKX0DER"

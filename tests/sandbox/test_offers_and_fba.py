@@ -4,10 +4,10 @@ Amazon-fulfilled stock, and what a merchant quantity does to an FBA-only listing
 from datetime import timedelta
 from decimal import Decimal
 
-from sandbox.listings import apply_patches, check_patches
-from sandbox.marketplace import Marketplace
-from sandbox.offers import replace_entries
-from sandbox.realism import SELLER
+from omsync.sandbox.listings import apply_patches, check_patches
+from omsync.sandbox.marketplace import Marketplace
+from omsync.sandbox.offers import replace_entries
+from omsync.sandbox.realism import SELLER
 
 US = "ATVPDKIKX0DER"
 

@@ -3,8 +3,8 @@
 import polars as pl
 import pytest
 
-from connectors.om import OmDatabase
-from sandbox import om_demo_data
+from omsync.connectors.om import OmDatabase
+from omsync.sandbox import om_demo_data
 
 
 @pytest.fixture(scope="module")

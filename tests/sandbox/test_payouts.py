@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import httpx
 
-from sandbox.clock import parse_iso
-from sandbox.marketplace import Marketplace
-from sandbox.realism import SELLER
-from sandbox.settlement_report import order_lines
+from omsync.sandbox.clock import parse_iso
+from omsync.sandbox.marketplace import Marketplace
+from omsync.sandbox.realism import SELLER
+from omsync.sandbox.settlement_report import order_lines
 from tests.sandbox.test_conformance import check
 
 

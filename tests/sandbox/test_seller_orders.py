@@ -6,10 +6,10 @@ from xml.etree import ElementTree
 
 import pytest
 
-from sandbox.marketplace import Marketplace
-from sandbox.order_feeds import FEED_TYPE
-from sandbox.orders import ConfirmationRefused, confirm_shipment, order_json
-from sandbox.realism import SELLER
+from omsync.sandbox.marketplace import Marketplace
+from omsync.sandbox.order_feeds import FEED_TYPE
+from omsync.sandbox.orders import ConfirmationRefused, confirm_shipment, order_json
+from omsync.sandbox.realism import SELLER
 
 US = "ATVPDKIKX0DER"
 

@@ -3,7 +3,7 @@ Amazon accepted and what became of it, what was paid when."""
 
 from datetime import timedelta
 
-from sandbox.clock import iso, parse_iso
+from omsync.sandbox.clock import iso, parse_iso
 
 
 def test_the_truth_tells_what_buyers_saw_and_what_amazon_accepted(sandbox, api):

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import polars as pl
 
-from transforms import attention
+from omsync.transforms import attention
 
 NOW = datetime(2026, 12, 2, 8, 0, tzinfo=timezone.utc)
 RUNS_SCHEMA = {"flow": pl.String, "started": pl.Datetime("us", "UTC"), "outcome": pl.String, "message": pl.String}

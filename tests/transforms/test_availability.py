@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.availability import MAX_QUANTITY, compute_quantities
+from omsync.transforms.availability import MAX_QUANTITY, compute_quantities
 
 SITES = pl.DataFrame({"site_id": [1, 2], "code": ["CHI", "DAL"]})
 

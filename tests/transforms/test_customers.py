@@ -6,7 +6,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.customers import CUSTOMER_COLUMNS, match_customers
+from omsync.transforms.customers import CUSTOMER_COLUMNS, match_customers
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 ORDER_FIELDS = ["order_id", "created", "buyer_name", "buyer_email", "ship_phone", "ship_address1", "ship_address2",

@@ -6,7 +6,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.listing_changes import STATE_SCHEMAS, quantity_messages, select_quantity_changes, urgent_zeros
+from omsync.transforms.listing_changes import STATE_SCHEMAS, quantity_messages, select_quantity_changes, urgent_zeros
 
 QUANTITIES = {"sku": pl.String, "product_type": pl.String, "quantity": pl.Int64, "included": pl.Boolean}
 

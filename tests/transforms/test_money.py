@@ -3,7 +3,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.money import minor_units, money_text
+from omsync.transforms.money import minor_units, money_text
 
 
 def test_money_text_uses_the_currencys_decimals():

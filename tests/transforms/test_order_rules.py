@@ -3,7 +3,7 @@ cancellations the OM follows, what each order became and what goes to quarantine
 
 import polars as pl
 
-from transforms.orders import (CANCELLED_AFTER_SHIPPING, as_om_lines, as_om_orders, cancellable, lines_to_hold, order_outcomes,
+from omsync.transforms.orders import (CANCELLED_AFTER_SHIPPING, as_om_lines, as_om_orders, cancellable, lines_to_hold, order_outcomes,
                                order_problems, shipped_before_cancel)
 
 ORDERS = pl.DataFrame({"order_id": ["A", "M"], "fulfilled_by": ["AMAZON", "MERCHANT"]})

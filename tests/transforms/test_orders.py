@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import polars as pl
 
-from sandbox.marketplace import Marketplace
-from sandbox.orders import order_json
-from transforms.orders import ORDER_SCHEMA, choose_hold_sites, flatten_lines, flatten_orders, latest_versions, plan_orders
+from omsync.sandbox.marketplace import Marketplace
+from omsync.sandbox.orders import order_json
+from omsync.transforms.orders import ORDER_SCHEMA, choose_hold_sites, flatten_lines, flatten_orders, latest_versions, plan_orders
 
 EVERYTHING = {"BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "PACKAGES"}
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.pricing import (MONEY, guard_price_changes, price_messages, select_price_changes, validate_prices)
+from omsync.transforms.pricing import (MONEY, guard_price_changes, price_messages, select_price_changes, validate_prices)
 
 
 def catalog(prices: dict[str, str | None], amazon: str = "Yes"):
@@ -124,7 +124,7 @@ def test_a_price_too_large_for_the_money_type_is_quarantined_and_the_rest_go_on(
 
 @pytest.mark.parametrize("sku, reason", [("", "empty SKU"), ("   ", "empty SKU"), ("S" * 41, "longer than 40")])
 def test_skus_amazon_refuses_are_screened_by_the_rule_inventory_uses(sku, reason):
-    from transforms.amazon_items import sku_problem
+    from omsync.transforms.amazon_items import sku_problem
 
     result = validate_prices(*catalog({sku: "9.99", "S" * 40: "9.99"}), "USD")
     assert result.prices["sku"].to_list() == ["S" * 40]

@@ -5,8 +5,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import polars as pl
 
-from transforms import scorecard
-from transforms.scorecard import NA_SANDBOX
+from omsync.transforms import scorecard
+from omsync.transforms.scorecard import NA_SANDBOX
 
 T0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
 UTC = pl.Datetime("us", "UTC")

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import polars as pl
 
-from transforms.settlement import INVOICE_SCHEMA, balance, classify_lines, find_overdue, line_exceptions, reconcile_orders, settle_orders
-from transforms.settlement_report import LINE_SCHEMA
+from omsync.transforms.settlement import INVOICE_SCHEMA, balance, classify_lines, find_overdue, line_exceptions, reconcile_orders, settle_orders
+from omsync.transforms.settlement_report import LINE_SCHEMA
 
 D = Decimal
 
@@ -106,7 +106,7 @@ def test_a_settlement_balances_when_its_lines_add_up_to_the_summary():
 
 
 def test_a_later_delivery_may_add_lines_but_never_change_or_drop_applied_ones():
-    from transforms.settlement import changed_applied_lines, supersedes
+    from omsync.transforms.settlement import changed_applied_lines, supersedes
 
     def lines(amounts):
         return pl.DataFrame({"line_no": range(1, len(amounts) + 1), "transaction_type": "Order", "order_id": "O1", "amount_type": "ItemPrice",

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import polars as pl
 
-from omsync.schemas import INVOICE_SCHEMA, MONEY
-from transforms.settlement_records import (accumulated_fees, applicable_terms, open_receivables, settlement_exceptions, settlement_row,
+from omsync.core.schemas import INVOICE_SCHEMA, MONEY
+from omsync.transforms.settlement_records import (accumulated_fees, applicable_terms, open_receivables, settlement_exceptions, settlement_row,
                                           settlements_in, split_incomplete)
-from transforms.settlement_report import ParsedReport
+from omsync.transforms.settlement_report import ParsedReport
 
 
 def test_settlements_in_a_file_are_listed_once_in_order_of_appearance():

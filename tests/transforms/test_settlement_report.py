@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from transforms.settlement_report import ReportFormatError, decode_report, parse_settlement_report
+from omsync.transforms.settlement_report import ReportFormatError, decode_report, parse_settlement_report
 
 COLUMNS = ["settlement-id", "settlement-start-date", "settlement-end-date", "deposit-date", "total-amount", "currency",
            "transaction-type", "order-id", "merchant-order-id", "adjustment-id", "shipment-id", "marketplace-name",

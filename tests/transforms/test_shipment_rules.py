@@ -3,7 +3,7 @@ invoice close, and which answers need a person."""
 
 import polars as pl
 
-from transforms.shipments import DEFAULT_CARRIERS, carrier_codes, invoices_to_close, package_details, refusals, shipment_problems
+from omsync.transforms.shipments import DEFAULT_CARRIERS, carrier_codes, invoices_to_close, package_details, refusals, shipment_problems
 
 PACKAGES = pl.DataFrame({
     "shipping_order_id": [1, 2], "order_id": ["111", "222"], "package_reference_id": ["1", "2"], "carrier_code": ["UPS", "Other"],

@@ -4,7 +4,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.text import clean_text
+from omsync.transforms.text import clean_text
 
 
 def test_clean_text_removes_nul_and_controls_and_turns_breaks_into_spaces():

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from omsync.errors import ConfigError
-from omsync.marketplaces import KNOWN as KNOWN_MARKETPLACES
-from omsync.marketplaces import Marketplace
+from omsync.core.errors import ConfigError
+from omsync.core.marketplaces import KNOWN as KNOWN_MARKETPLACES
+from omsync.core.marketplaces import Marketplace
 
 DEFAULT_OM_URL = "sqlite:///data/om.sqlite"
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
