@@ -187,7 +187,7 @@ def release_prices(con: duckdb.DuckDBPyConnection, marketplace_id: str, skus: pl
 def read_watermark(con: duckdb.DuckDBPyConnection, flow: str, name: str, marketplace_ids: Sequence[str]) -> str | None:
     """The oldest of these marketplaces' watermarks (ISO text); None while any of them has none, so a
     marketplace new to the account starts from the beginning."""
-    rows = dict(con.execute(f"SELECT coalesce(marketplace_id, $home), value FROM ops.watermarks WHERE flow = $flow AND name = $name",
+    rows = dict(con.execute("SELECT coalesce(marketplace_id, $home), value FROM ops.watermarks WHERE flow = $flow AND name = $name",
                             {"flow": flow, "name": name, "home": marketplace_ids[0]}).fetchall())
     marks = [rows.get(m) for m in marketplace_ids]
     return None if None in marks else min(marks)

@@ -79,8 +79,12 @@ def keep_prefect_home_with_the_data() -> None:
     from omsync.core.settings import DEFAULT_WAREHOUSE
 
     if not os.environ.get("PREFECT_HOME"):
-        data = Path(os.environ.get("OMSYNC_WAREHOUSE") or DEFAULT_WAREHOUSE).parent
-        os.environ["PREFECT_HOME"] = str((data / "prefect").resolve())
+        home = (Path(os.environ.get("OMSYNC_WAREHOUSE") or DEFAULT_WAREHOUSE).parent / "prefect").resolve()
+        try:  # Prefect creates only the last folder, with a warning on the terminal when it cannot
+            home.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return  # the warehouse check names the unusable folder
+        os.environ["PREFECT_HOME"] = str(home)
 
 
 @app.command("config")
@@ -192,11 +196,9 @@ def warehouse_migrate() -> None:
 def warehouse_snapshots(last: int = typer.Option(20, min=1, help="How many of the newest to show.")) -> None:
     """The committed snapshots, newest last: what `omsync sql --snapshot N` and `--at` travel to."""
     frame = _warehouse().snapshots().tail(last)
-    table = Table("snapshot", "time (UTC)", "changes", title="Warehouse snapshots")
-    for number, when, changes in frame.iter_rows():
-        table.add_row(str(number), when.strftime("%Y-%m-%d %H:%M:%S.%f"),
-                      "; ".join(f"{what}: {', '.join(names)}" for what, names in changes.items()))
-    console.print(table)
+    rows = ((str(number), when.strftime("%Y-%m-%d %H:%M:%S.%f"), "; ".join(f"{what}: {', '.join(names)}" for what, names in changes.items()))
+            for number, when, changes in frame.iter_rows())
+    console.print(output.table(["snapshot", "time (UTC)", "changes"], rows, title="Warehouse snapshots", right=["snapshot"]))
 
 
 @app.command("demo")

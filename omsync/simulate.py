@@ -9,16 +9,14 @@ samples the truth (the sandbox's admin API, the OM's tables); the card is comput
 from __future__ import annotations
 
 import logging
-import os
-import re
 import shutil
 import sqlite3
 import time
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import polars as pl
 import yaml
@@ -26,6 +24,8 @@ import yaml
 from omsync.connectors.amazon_limits import USAGE_PLANS
 from omsync.connectors.om import OmDatabase
 from omsync.connectors.warehouse import Warehouse
+from omsync.demo import publish_catalog
+from omsync.flows.resources import Resources
 from omsync.sandbox import om_behaviour, om_demo_data
 from omsync.sandbox.marketplace import Marketplace
 from omsync.sandbox.stepped import SteppedSandbox
@@ -69,24 +69,6 @@ def schedules(path: Path = PROJECT / "prefect.yaml") -> dict[str, tuple[int, dic
     """Each deployment's interval (seconds) and parameters, as prefect.yaml gives them."""
     spec = yaml.safe_load(path.read_text())
     return {d["name"]: (int(d["schedules"][0]["interval"]), dict(d.get("parameters") or {})) for d in spec["deployments"]}
-
-
-@contextmanager
-def _environment(sandbox: SteppedSandbox, folder: Path) -> Iterator[None]:
-    """The flows read their settings from the environment (as in the demo); put back what was there after the day."""
-    day = {"OMSYNC_AMAZON_ENDPOINT": sandbox.url, "OMSYNC_OM_URL": f"sqlite:///{folder / 'om.sqlite'}",
-           "OMSYNC_WAREHOUSE": str(folder / "warehouse.duckdb"), "SP_API_REFRESH_TOKEN": "Atzr|omsync-simulate",
-           "LWA_APP_ID": "amzn1.application-oa2-client.omsync-simulate", "LWA_CLIENT_SECRET": "omsync-simulate"}
-    before = {name: os.environ.get(name) for name in day}
-    os.environ.update(day)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _sample_listings(sandbox: SteppedSandbox, now: datetime, truth: Truth) -> None:
@@ -145,11 +127,12 @@ def _sample_settlements(sandbox: SteppedSandbox, now: datetime, truth: Truth) ->
             truth.settled.setdefault(order["orderId"], now)
 
 
-def _run_flow(sandbox: SteppedSandbox, name: str, parameters: dict[str, Any], now: datetime, truth: Truth) -> None:
+def _run_flow(sandbox: SteppedSandbox, resources: Resources, name: str, parameters: dict[str, Any], now: datetime,
+              truth: Truth) -> None:
     from omsync.flows.registry import FLOWS
 
     with sandbox.market.clock.flow_run():
-        state = FLOWS[name](**parameters, return_state=True)
+        state = FLOWS[name](**parameters, resources=resources, return_state=True)
     truth.flow_runs.append({"flow": name, "at": now, "state": "COMPLETED" if state.is_completed() else state.type.value})
 
 
@@ -171,12 +154,13 @@ def run_day(day: Day, folder: Path, progress=None) -> dict[str, Any]:
     started = time.perf_counter()
     # Heartbeats tell a server that a run on another machine is alive; here each run's heartbeat
     # thread would only add up to a second to each of ~500 runs while it winds down.
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), _environment(sandbox, folder):
+    settings = sandbox.client.settings(OMSYNC_OM_URL=om.url, OMSYNC_WAREHOUSE=str(warehouse.path))
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), Resources(settings, om, warehouse) as resources:
         try:
-            sandbox.client.publish_catalog(om, withdrawn=False)
+            publish_catalog(sandbox.client, om, withdrawn=False)
             plan = schedules()
             steps = int(day.hours * 3600 // STEP_SECONDS)
-            truth = _steps(day, om, reader, sandbox, plan, steps, progress)
+            truth = _steps(day, om, reader, sandbox, resources, plan, steps, progress)
             end = START + timedelta(seconds=steps * STEP_SECONDS)
             admin = sandbox.client.admin
             final = {"amazon_orders": admin("GET", "orders")["orders"], "calls": admin("GET", "calls"),
@@ -186,7 +170,8 @@ def run_day(day: Day, folder: Path, progress=None) -> dict[str, Any]:
     return {"day": day, "start": START, "end": end, "truth": truth, "plan": plan, "wall_seconds": time.perf_counter() - started, **final}
 
 
-def _steps(day: Day, om: OmDatabase, reader, sandbox: SteppedSandbox, plan: dict, steps: int, progress) -> Truth:
+def _steps(day: Day, om: OmDatabase, reader, sandbox: SteppedSandbox, resources: Resources, plan: dict, steps: int,
+           progress) -> Truth:
     """Minute by minute: time passes (buyers order, Amazon moves), the OM acts, due flows run, the truth is sampled."""
     truth = Truth()
     for step in range(steps + 1):
@@ -197,7 +182,7 @@ def _steps(day: Day, om: OmDatabase, reader, sandbox: SteppedSandbox, plan: dict
         for name in FLOW_ORDER:
             interval, parameters = plan[name]
             if (step * STEP_SECONDS) % interval == 0:
-                _run_flow(sandbox, name, _parameters(name, parameters, now), now, truth)
+                _run_flow(sandbox, resources, name, _parameters(name, parameters, now), now, truth)
                 if name == "orders":
                     with reader() as con:
                         _sample_commits(con, now, truth)

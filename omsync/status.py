@@ -36,10 +36,7 @@ def read_orders_mark(con: duckdb.DuckDBPyConnection) -> datetime | None:
 def read_pending_feeds(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return con.execute(
         """
-        SELECT 'quantity' AS attribute, quantity_feed_id AS feed_id, min(quantity_sent_at) AS sent_at
-        FROM ops.listing_state WHERE quantity_verdict = 'PENDING' GROUP BY ALL
-        UNION ALL
-        SELECT 'price', price_feed_id, min(price_sent_at) FROM ops.listing_state WHERE price_verdict = 'PENDING' GROUP BY ALL
+        SELECT attribute, feed_id, min(sent_at) AS sent_at FROM ops.listing_state WHERE verdict = 'PENDING' GROUP BY ALL ORDER BY ALL
         """
     ).pl().cast({"sent_at": pl.Datetime("us", "UTC")})
 

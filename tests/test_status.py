@@ -17,7 +17,7 @@ def healthy_warehouse(warehouse: Warehouse) -> None:
         for flow in FLOWS:
             ops.start_run(con, f"run-{flow}", flow, None)
             ops.finish_run(con, f"run-{flow}", 10, 10, "OK", "")
-        ops.save_watermark(con, "orders", "last_updated_before", datetime.now(timezone.utc).isoformat())
+        ops.save_watermark(con, "orders", "last_updated_before", ["ATVPDKIKX0DER"], datetime.now(timezone.utc).isoformat())
 
 
 def status_env(tmp_path, sandbox) -> dict[str, str]:

@@ -4,7 +4,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
+
 
 import pytest
 

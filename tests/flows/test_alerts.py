@@ -10,6 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from omsync.connectors.om import OmDatabase
+from omsync.demo import publish_catalog
+from omsync.flows.resources import Resources
 from omsync.flows.orders import orders
 from omsync.flows.prices import prices
 from omsync import alerts
@@ -45,24 +48,24 @@ def next_alert(received: queue.Queue, about: str, timeout: float = 90) -> dict:
 
 
 @pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
-def test_a_run_with_problems_and_a_failed_run_each_post_one_alert(world, webhook, monkeypatch):
+def test_a_run_with_problems_and_a_failed_run_each_post_one_alert(world, webhook):
     url, received = webhook
     assert alerts.install(url) == [alerts.FAILED, alerts.WITH_PROBLEMS]
     alerts.install(url)  # a second serve replaces, never doubles, the automations
-    world.sandbox.publish_catalog(world.om)
-    assert prices(**FAST)["prices invalid"] == 1  # the demo data has one bad price
+    publish_catalog(world.sandbox, world.om)
+    assert prices(**FAST, resources=world.resources)["prices invalid"] == 1  # the demo data has one bad price
     alert = next_alert(received, "prices has problems")
     assert alert["source"] == "omsync" and "1 problems (bad OM data 1)" in alert["text"]
     sku, price = sorted(expected_prices(world).items())[2]
     set_price(world, sku, str((price / 10).quantize(Decimal("0.01"))))
-    assert prices(**FAST)["held for approval"] == 1
+    assert prices(**FAST, resources=world.resources)["held for approval"] == 1
     alert = next_alert(received, "prices has problems")
     assert "2 problems (bad OM data 1, needs approval 1)" in alert["text"]
     assert sku not in json.dumps(alert), "alerts carry counts, never keys"
 
-    monkeypatch.setenv("OMSYNC_OM_URL", f"sqlite:///{world.warehouse.path.parent / 'missing' / 'om.sqlite'}")
-    with pytest.raises(Exception):
-        orders()
+    missing_om = OmDatabase(f"sqlite:///{world.warehouse.path.parent / 'missing' / 'om.sqlite'}")
+    with pytest.raises(Exception), Resources(world.resources.settings, missing_om, world.warehouse) as broken:
+        orders(resources=broken)
     alert = next_alert(received, "orders run Failed")
     assert "ended Failed" in alert["text"]
     time.sleep(3)

@@ -54,7 +54,7 @@ def test_a_killed_run_is_marked_crashed_by_the_next_run(world, prefect_server):
         child.wait(30)
     [killed] = _running(world)
     started = time.monotonic()
-    shipments()
+    shipments(resources=world.resources)
     assert time.monotonic() - started < 60, "the dead run's lease is taken at once, not after its expiry"
     with world.warehouse.read() as con:
         rows = con.execute("SELECT run_id, outcome, message FROM ops.runs WHERE flow = 'shipments' ORDER BY started").fetchall()

@@ -4,6 +4,7 @@ the item gets the oversell-safe quantity; every other SKU goes out as it would a
 import polars as pl
 import pytest
 
+from omsync.demo import publish_catalog
 from omsync.flows.inventory import inventory
 from tests.flows.test_inventory import FAST, backorderable_skus, expected_quantities
 from tests.hostile.conftest import item_id, quarantined, raw_sql
@@ -27,7 +28,7 @@ def set_stock(world, sku: str, on_hand: list) -> None:
 
 
 def test_huge_stock_is_capped_and_an_oversized_tag_value_is_quarantined(world):
-    world.sandbox.publish_catalog(world.om)
+    publish_catalog(world.sandbox, world.om)
     huge, tagged = plain_skus(world, 2)
     set_stock(world, huge, [2**62, 2**62, 2**62])
     set_stock(world, tagged, [7, 5])
@@ -35,7 +36,7 @@ def test_huge_stock_is_capped_and_an_oversized_tag_value_is_quarantined(world):
             ["99999999999999999999999999:3", item_id(world, tagged)])
     others = {s: q for s, q in expected_quantities(world).items() if s not in (huge, tagged)}
 
-    run = inventory(**FAST)
+    run = inventory(**FAST, resources=world.resources)
 
     listings = world.listings()
     assert listings[huge]["quantity"] == 99_999, "2^62 at each of three sites is more than the cap, never 0"
@@ -48,7 +49,7 @@ def test_huge_stock_is_capped_and_an_oversized_tag_value_is_quarantined(world):
 
 @pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
 def test_values_of_the_wrong_type_are_quarantined_and_read_oversell_safe(world):
-    world.sandbox.publish_catalog(world.om)
+    publish_catalog(world.sandbox, world.om)
     text_stock, fraction_stock, bad_hold = plain_skus(world, 3)
     set_stock(world, text_stock, ["abc", 5])
     set_stock(world, fraction_stock, [3.7, 4])
@@ -57,7 +58,7 @@ def test_values_of_the_wrong_type_are_quarantined_and_read_oversell_safe(world):
     raw_sql(world, "INSERT INTO {inventory_hold} (item_id, site_id, qty, reason) VALUES (?, 1, ?, 'test')", [held, "xyz"])
     others = {s: q for s, q in expected_quantities_without(world, [text_stock, fraction_stock, bad_hold]).items()}
 
-    run = inventory(**FAST)
+    run = inventory(**FAST, resources=world.resources)
 
     listings = world.listings()
     assert listings[text_stock]["quantity"] == 5, "a stock row that cannot be read counts as 0"

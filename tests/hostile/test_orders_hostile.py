@@ -19,7 +19,7 @@ def test_a_buyer_with_nul_and_control_characters_is_imported_cleaned_with_every_
                if o["buyer"] and o["buyer"]["name"] == HOSTILE["name"] and o["status"] not in ("PENDING", "CANCELLED")]
     assert hostile, "the sandbox placed orders for the hostile buyer"
 
-    run = orders()
+    run = orders(resources=world.resources)
 
     assert_om_matches_amazon(world)
     assert run["new in OM"] == len(world.om.read("SELECT 1 FROM sales_order"))

@@ -31,7 +31,7 @@ def test_a_truncated_and_a_garbage_file_do_not_stop_the_good_one(world, tmp_path
     truncated.write_bytes(gzip.compress(content)[:200])
     garbage.write_bytes(bytes(range(256)) * 8)
 
-    run = settlement(files=[str(truncated), str(garbage), str(good)])
+    run = settlement(files=[str(truncated), str(garbage), str(good)], resources=world.resources)
 
     assert run["settlements applied"] == 1 and run["reports unreadable"] == 2
     assert payments(world).height == run["invoices paid"] + run["invoices disputed"] > 0
@@ -61,18 +61,18 @@ def test_a_truncated_settlement_is_completed_by_its_full_delivery_and_a_changed_
     first[columns.index("amount")] = "1234.56"
     changed.write_text("\n".join([header, summary, "\t".join(first), *details[1:]]) + "\n")
 
-    truncated = settlement(files=[str(half)])
+    truncated = settlement(files=[str(half)], resources=world.resources)
     assert truncated["settlements applied"] == 1 and truncated["unbalanced settlements"] == 1
     paid_first = payments(world)
 
-    rewritten = settlement(files=[str(changed)])
+    rewritten = settlement(files=[str(changed)], resources=world.resources)
     assert rewritten["settlements applied"] == 0, "a delivery that rewrites a paid line applies nothing"
     assert payments(world).equals(paid_first)
     with world.warehouse.read() as con:
         kinds = [r[0] for r in con.execute("SELECT kind FROM recon.exceptions WHERE kind = 'changed_delivery'").fetchall()]
     assert kinds == ["changed_delivery"]
 
-    completed = settlement(files=[str(full)])
+    completed = settlement(files=[str(full)], resources=world.resources)
     assert completed["settlements applied"] == 1 and completed["unbalanced settlements"] == 0
     paid = payments(world)
     assert paid.select("invoice_id", "settlement_id").is_unique().all(), "no invoice paid twice by one settlement"
@@ -82,7 +82,7 @@ def test_a_truncated_settlement_is_completed_by_its_full_delivery_and_a_changed_
         unbalanced = con.execute("SELECT count(*) FROM recon.exceptions WHERE kind = 'unbalanced'").fetchone()[0]
     assert settlements == [(True,)] and unbalanced == 0
 
-    again = settlement(files=[str(full)])
+    again = settlement(files=[str(full)], resources=world.resources)
     assert again["settlements applied"] == 0 and payments(world).equals(paid)
 
     # each invoice is paid what the whole file settles for its order: the first half's payments were completed, not added to
@@ -97,11 +97,11 @@ def test_a_run_counts_only_the_payments_it_recorded_itself(world, tmp_path):
     settled_world(world)
     report = tmp_path / "settlement.txt"
     report.write_text("\n".join(settlement_text(world)) + "\n")
-    first = settlement(files=[str(report)])
+    first = settlement(files=[str(report)], resources=world.resources)
     assert first["invoices paid"] + first["invoices disputed"] == payments(world).height > 0
     # what a second run started at the same time sees: the settlement not yet recorded, its payments in the OM
     with world.warehouse.write() as con:
         con.execute("DELETE FROM recon.settlements")
-    second = settlement(files=[str(report)])
+    second = settlement(files=[str(report)], resources=world.resources)
     assert second["invoices paid"] == second["invoices disputed"] == 0, "the other run paid them, not this one"
     assert payments(world).height == first["invoices paid"] + first["invoices disputed"]

@@ -2,11 +2,11 @@
 bad rows): the run ends OK or OK_WITH_PROBLEMS, each hostile value is in ops.quarantine with its raw
 value, and Amazon gets what the tested transform gives for the OM as read. Few examples: each is a run."""
 
-import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from omsync.demo import publish_catalog
 from omsync.flows.inventory import inventory
 from tests.flows.test_inventory import FAST, expected_quantities
 from tests.hostile.conftest import item_id, quarantined, raw_sql
@@ -21,7 +21,7 @@ STOCK = st.one_of(st.integers(-(2**63), 2**63 - 1), st.sampled_from(["abc", 3.7,
 def test_inventory_on_a_hostile_om(om_url, world, data):
     skus = world.__dict__.setdefault("published", plain_skus(world, 12))
     if not world.__dict__.get("catalog"):
-        world.sandbox.publish_catalog(world.om)
+        publish_catalog(world.sandbox, world.om)
         world.catalog = True
     hostile = data.draw(st.lists(st.sampled_from(skus), min_size=1, max_size=4, unique=True))
     sites = world.om.read("SELECT site_id FROM site ORDER BY site_id")["site_id"].to_list()
@@ -38,7 +38,7 @@ def test_inventory_on_a_hostile_om(om_url, world, data):
             written.append(("qty", qty))
         written.append(("on_hand", value))
 
-    run = inventory(**FAST)
+    run = inventory(**FAST, resources=world.resources)
 
     with world.warehouse.read() as con:
         outcome = con.execute("SELECT outcome FROM ops.runs WHERE flow = 'inventory' ORDER BY started DESC LIMIT 1").fetchone()[0]

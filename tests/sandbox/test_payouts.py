@@ -4,7 +4,6 @@
 from datetime import timedelta
 from decimal import Decimal
 
-import httpx
 
 from omsync.sandbox.clock import parse_iso
 from omsync.sandbox.marketplace import Marketplace

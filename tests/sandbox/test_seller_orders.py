@@ -1,7 +1,6 @@
 """Orders under the SELLER profile: buyer cancel requests that wait for the seller, the order
 acknowledgement feed that cancels, Buy Shipping outside the OM in one or two packages, ship-by dates."""
 
-import json
 from xml.etree import ElementTree
 
 import pytest
