@@ -46,7 +46,7 @@ def test_status_marks_what_needs_a_person_and_exits_1(tmp_path, sandbox):
     with warehouse.write() as con:
         ops.start_run(con, "failed-prices", "prices", None)
         ops.finish_run(con, "failed-prices", 0, 0, "FAILED", "AmazonUnavailable: [/] down")
-        ops.record_held_prices(con, pl.DataFrame({"sku": ["SKU-1"], "price": [1.0], "previous": [10.0], "change_percent": [-90.0]}))
+        ops.record_held_prices(con, "ATVPDKIKX0DER", pl.DataFrame({"sku": ["SKU-1"], "price": [1.0], "previous": [10.0], "change_percent": [-90.0]}))
         ops.record_quarantine(con, "inventory", pl.DataFrame({"key": ["SKU-2"], "raw_value": ["-1"], "reason": ["negative stock: -1"]}))
     done = run("status", cwd=tmp_path, env=env, check=False)
     assert done.returncode == 1, done.stdout + done.stderr
