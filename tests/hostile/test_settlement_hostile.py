@@ -5,9 +5,7 @@ import gzip
 import polars as pl
 import pytest
 
-from omsync.connectors.amazon import AmazonConnector
 from omsync.flows.settlement import settlement
-from omsync.core.settings import Settings
 from tests.flows.test_settlement import invoices, payments, settled_world
 from omsync.transforms.settlement import classify_lines, settle_orders
 from omsync.transforms.settlement_report import ReportFormatError, decode_report, parse_settlement_report
@@ -22,10 +20,8 @@ def test_a_truncated_gzip_file_is_one_clear_error_not_an_eof_error():
 @pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
 def test_a_truncated_and_a_garbage_file_do_not_stop_the_good_one(world, tmp_path):
     settled_world(world)
-    world.sandbox.admin("POST", "settlements", {"gzip": True})
-    [report] = world.sandbox.admin("GET", "reports")["reports"]
-    with AmazonConnector(Settings.from_env()) as amazon:
-        content = amazon.download_report(report["reportDocumentId"]).content
+    report = world.sandbox.admin("POST", "settlements", {"gzip": True})
+    content = world.resources.amazon.download_report(report["reportDocumentId"]).content
     good, truncated, garbage = tmp_path / "good.txt", tmp_path / "truncated.txt.gz", tmp_path / "garbage.txt"
     good.write_bytes(content)
     truncated.write_bytes(gzip.compress(content)[:200])
@@ -41,10 +37,8 @@ def test_a_truncated_and_a_garbage_file_do_not_stop_the_good_one(world, tmp_path
 
 
 def settlement_text(world) -> list[str]:
-    world.sandbox.admin("POST", "settlements", {"gzip": False})
-    [report] = world.sandbox.admin("GET", "reports")["reports"]
-    with AmazonConnector(Settings.from_env()) as amazon:
-        document = amazon.download_report(report["reportDocumentId"])
+    report = world.sandbox.admin("POST", "settlements", {"gzip": False})
+    document = world.resources.amazon.download_report(report["reportDocumentId"])
     return decode_report(document.content, document.charset).splitlines()
 
 
