@@ -29,6 +29,7 @@ from omsync.transforms.amazon_items import offered_items
 
 SANDBOX_TIME_SCALE = 600  # ten simulated minutes per second: feeds finish and orders age quickly
 DEMO_ORDERS = 60
+PAYOUT_WAIT_DAYS = 14  # shipping → delivery (at most 5 days) → funds released (DD+7), with a margin
 
 
 @dataclass
@@ -74,7 +75,9 @@ def run_story(settings: Settings, items: int, sites: int, customers: int, seed: 
         return f"{shipped.height} shipping orders and their invoices"
 
     def amazon_settles() -> str:
-        demo.sandbox.admin("POST", "clock/advance", {"seconds": 3600})
+        # Amazon pays a shipment once its funds are released, 7 days after delivery (2–5 days after
+        # shipping): the period closes a fortnight on, when this demo's shipments have been released.
+        demo.sandbox.admin("POST", "clock/advance", {"days": PAYOUT_WAIT_DAYS})
         report = demo.sandbox.admin("POST", "settlements", {})
         return f"settlement report {report['reportId']}"
 
@@ -87,7 +90,7 @@ def run_story(settings: Settings, items: int, sites: int, customers: int, seed: 
         ("orders: Amazon → OM sales orders", flow("orders")),
         ("The OM's warehouse ships (shipping orders, invoices)", warehouse_ships),
         ("shipments: confirmations → Amazon, close in OM", flow("shipments")),
-        ("Amazon closes a settlement period", amazon_settles),
+        ("A fortnight later, Amazon closes a settlement period", amazon_settles),
         ("settlement: report ↔ OM invoices", flow("settlement")),
     ]
     started = time.perf_counter()

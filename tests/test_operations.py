@@ -45,6 +45,8 @@ def chromium() -> str:
 def test_demo_twice_then_the_ui_shows_its_runs_and_artifacts(tmp_path, monkeypatch):
     browser_path = chromium()
     env = clean_env(tmp_path)
+    om = OmDatabase(f"sqlite:///{tmp_path / 'data' / 'om.sqlite'}")
+    paying = []  # after each demo: the settlements that paid OM invoices
     for attempt in (1, 2):
         started = time.monotonic()
         done = subprocess.run([OMSYNC, "demo"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400)
@@ -53,10 +55,9 @@ def test_demo_twice_then_the_ui_shows_its_runs_and_artifacts(tmp_path, monkeypat
         assert any(line.startswith("✓ prices: OM AmazonPrice → Amazon (") and line.endswith(" s")
                    for line in done.stdout.splitlines()), "piped: one plain line per step, never wrapped"
         print(f"demo run {attempt}: {time.monotonic() - started:.0f} s")
-    om = OmDatabase(f"sqlite:///{tmp_path / 'data' / 'om.sqlite'}")
+        paying.append(set(om.read("SELECT DISTINCT settlement_id FROM invoice_payment")["settlement_id"]))
     paid = om.read("SELECT count(*) AS n FROM invoice WHERE payment_status = 'paid'")["n"][0]
-    settled_twice = om.read("SELECT count(DISTINCT settlement_id) AS n FROM invoice_payment")["n"][0]
-    assert paid > 0 and settled_twice == 2, "the second demo carries the marketplace on: a new settlement, paid again"
+    assert paid > 0 and paying[0] and paying[1] > paying[0], "the second demo carries the marketplace on: new settlements, paid again"
 
     for name, value in env.items():
         monkeypatch.setenv(name, value)
