@@ -147,14 +147,13 @@ def test_two_workers_on_two_machines_share_the_om_the_warehouse_and_amazon(datab
     a, b = machines
 
     _done(a.prefect("work-pool", "create", "omsync", "--type", "process"))
-    deploy = subprocess.run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], cwd=PROJECT, env=a.env,
-                            capture_output=True, text=True, timeout=120)
-    assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
-
     # One run at a time per worker: while an orders run and an inventory run go on at once, each is on
-    # a machine of its own, so both machines run flows.
+    # a machine of its own, so both machines run flows. They start while the deployments are made.
     workers = [m.prefect("worker", "start", "--pool", "omsync", "--name", m.name, "--limit", "1", log=m.worker_log) for m in machines]
     try:
+        deploy = subprocess.run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], cwd=PROJECT, env=a.env,
+                                capture_output=True, text=True, timeout=120)
+        assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
         first = trigger([(a, "orders"), (b, "orders"), (a, "inventory"), (b, "inventory")])
         place_orders(sandbox, 15)  # orders arriving while the first runs work: the last run imports them
         second = trigger([(b, "orders")])
