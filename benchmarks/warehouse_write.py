@@ -20,7 +20,7 @@ from omsync.connectors.frames import registered
 from omsync.connectors.warehouse import Warehouse
 from omsync.core.settings import DEFAULT_MARKETPLACE_ID
 
-WRITES = 10  # timed writes per warehouse; the median is the figure
+WRITES = 15  # timed writes per warehouse; the median is the figure
 SKUS = 100
 
 
@@ -47,30 +47,33 @@ def _sent(round_: int, rows: int) -> pl.DataFrame:
     })
 
 
-def _writes(warehouse: Warehouse, rows: int) -> list[float]:
-    """Seconds per write: one untimed (it creates the SKUs in an empty warehouse), then WRITES updates."""
-    times = []
+def _record_sent(warehouse: Warehouse, round_: int, rows: int) -> None:
+    with warehouse.write() as con:
+        ops.record_sent(con, "quantity", DEFAULT_MARKETPLACE_ID, _sent(round_, rows))
+
+
+def _append(warehouse: Warehouse, round_: int, rows: int) -> None:
+    """100 new rows that read nothing first: the commit alone, without record_sent's lookups of the
+    SKUs it knows (an UPDATE joined to the table, an INSERT of those not in it)."""
+    frame = _sent(round_, rows).with_columns(sku=pl.format("NEW-{}-{}", pl.lit(round_), pl.col("message_id")))
+    with warehouse.write() as con, registered(con, "new_rows", frame):
+        con.execute("INSERT INTO ops.listing_state (marketplace_id, sku, attribute, product_type, sent, feed_id, message_id, "
+                    "verdict, sent_at) SELECT ?, sku, 'quantity', product_type, CAST(value AS VARCHAR), feed_id, message_id, "
+                    "'PENDING', now() FROM new_rows", [DEFAULT_MARKETPLACE_ID])
+
+
+def _paired(write, empty: Warehouse, full: Warehouse, rows: int) -> tuple[float, float]:
+    """The median seconds of `write` into each warehouse, the two taking turns so that both see the
+    same load (this machine's other work moves figures by tens of percent within a minute). Round 0 is
+    untimed: it creates the SKUs in the empty warehouse."""
+    times: tuple[list[float], list[float]] = ([], [])
     for round_ in range(WRITES + 1):
-        started = time.perf_counter()
-        with warehouse.write() as con:
-            ops.record_sent(con, "quantity", DEFAULT_MARKETPLACE_ID, _sent(round_, rows))
-        times.append(time.perf_counter() - started)
-    return times[1:]
-
-
-def _appends(warehouse: Warehouse) -> list[float]:
-    """Seconds per write of 100 new rows that reads nothing first: the commit alone, without record_sent's
-    lookups of the SKUs it knows (an UPDATE joined to the table and an INSERT of those not in it)."""
-    times = []
-    for round_ in range(WRITES):
-        frame = _sent(round_, SKUS).with_columns(sku=pl.format("NEW-{}-{}", pl.lit(round_), pl.col("message_id")))
-        started = time.perf_counter()
-        with warehouse.write() as con, registered(con, "new_rows", frame):
-            con.execute("INSERT INTO ops.listing_state (marketplace_id, sku, attribute, product_type, sent, feed_id, message_id, "
-                        "verdict, sent_at) SELECT ?, sku, 'quantity', product_type, CAST(value AS VARCHAR), feed_id, message_id, "
-                        "'PENDING', now() FROM new_rows", [DEFAULT_MARKETPLACE_ID])
-        times.append(time.perf_counter() - started)
-    return times
+        for warehouse, kept in ((empty, times[0]), (full, times[1])):
+            started = time.perf_counter()
+            write(warehouse, round_, rows)
+            if round_:
+                kept.append(time.perf_counter() - started)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def _measure(label: str, empty: Warehouse, full: Warehouse, rows: int) -> None:
@@ -78,15 +81,13 @@ def _measure(label: str, empty: Warehouse, full: Warehouse, rows: int) -> None:
     started = time.perf_counter()
     _fill(full, rows)
     filled = time.perf_counter() - started
-    with full.read() as con:
-        assert con.execute("SELECT count(*) FROM ops.listing_state").fetchone()[0] == rows
-    small, big = statistics.median(_writes(empty, rows)), statistics.median(_writes(full, rows))
+    figures = {"record_sent of": _paired(_record_sent, empty, full, rows)}
     with full.read() as con:
         changed = con.execute("SELECT count(*) FROM ops.listing_state WHERE feed_id = ?", [f"BENCH-{WRITES}"]).fetchone()[0]
         assert (con.execute("SELECT count(*) FROM ops.listing_state").fetchone()[0], changed) == (rows, SKUS)
-    append_small, append_big = statistics.median(_appends(empty)), statistics.median(_appends(full))
+    figures["append of     "] = _paired(_append, empty, full, rows)
     print(f"{label}: {rows:,} listing rows written in {filled:.1f} s (one transaction)")
-    for what, into_empty, into_full in (("record_sent of", small, big), ("append of     ", append_small, append_big)):
+    for what, (into_empty, into_full) in figures.items():
         print(f"  {what} {SKUS} SKUs, median of {WRITES}: empty warehouse {into_empty * 1000:6.1f} ms   1.00x")
         print(f"  {what} {SKUS} SKUs, median of {WRITES}: {rows:,} rows    {into_full * 1000:6.1f} ms   {into_full / into_empty:.2f}x")
 
