@@ -245,3 +245,39 @@ def executed_by(api: str, run_ids: set[str]) -> dict[str, str]:
             if run_ids <= set(ran_on) or time.monotonic() > deadline:
                 return {run_id: worker for run_id, worker in ran_on.items() if run_id in run_ids}
             time.sleep(0.5)
+
+
+NEW_CATALOG_RACE = """
+import pathlib, sys, time
+from omsync.connectors.run_lock import run_lease
+from omsync.connectors.warehouse import Warehouse
+folder, catalog, data, go, flow = sys.argv[1:]
+warehouse = Warehouse(pathlib.Path(folder) / "warehouse.duckdb", catalog, data)
+pathlib.Path(folder).mkdir()  # ready: omsync imported
+while not pathlib.Path(go).exists():
+    time.sleep(0.002)
+warehouse.init()
+with run_lease(warehouse, flow):
+    pass
+"""
+
+
+def test_machines_whose_first_runs_start_at_once_on_a_new_catalog_all_open_it(databases, tmp_path):
+    """Each creates the catalog's tables and the lease table at the same moment; PostgreSQL refuses all
+    but one CREATE, and the others must find the tables made (before the fix, most runs failed here)."""
+    go = tmp_path / "go"
+    machines = [subprocess.Popen([sys.executable, "-c", NEW_CATALOG_RACE, str(tmp_path / f"machine-{n}"), databases["catalog"],
+                                  str(tmp_path / "shared-data"), str(go), flow],
+                                 env=_clean_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for n, flow in enumerate(("orders", "inventory", "prices"))]
+    try:
+        deadline = time.monotonic() + 60
+        while not all((tmp_path / f"machine-{n}").exists() for n in range(len(machines))):
+            assert time.monotonic() < deadline and all(m.poll() is None for m in machines)
+            time.sleep(0.01)
+        go.touch()  # all three at once
+        for machine in machines:
+            assert _done(machine, timeout=60) == ""
+    finally:
+        for machine in machines:
+            stop(machine)
