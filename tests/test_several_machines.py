@@ -154,8 +154,10 @@ def test_two_workers_on_two_machines_share_the_om_the_warehouse_and_amazon(datab
         deploy = subprocess.run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], cwd=PROJECT, env=a.env,
                                 capture_output=True, text=True, timeout=120)
         assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
-        first = trigger([(a, "orders"), (b, "orders"), (a, "inventory"), (b, "inventory")])
-        place_orders(sandbox, 15)  # orders arriving while the first runs work: the last run imports them
+        # each deployment from both machines; two inventory runs asked for at once, the second orders
+        # run while the first is still going, after more buyers ordered
+        first = trigger([(a, "orders"), (a, "inventory"), (b, "inventory")])
+        place_orders(sandbox, 15)
         second = trigger([(b, "orders")])
         runs = wait_until_final(prefect_on_postgres, first | second)
         # a worker reports which run it executed just after the run ends: asked before it is stopped
