@@ -96,8 +96,16 @@ class _Store:
             self.db = sqlite3.connect(warehouse.path.with_name(f"{warehouse.path.stem}.leases.sqlite"), timeout=30,
                                       isolation_level=None)
             self.now = "((julianday('now') - 2440587.5) * 86400.0)"
-        self.run(f"CREATE TABLE IF NOT EXISTS {TABLE} (flow TEXT PRIMARY KEY, holder TEXT NOT NULL, "
-                 "since DOUBLE PRECISION NOT NULL, expires DOUBLE PRECISION NOT NULL)")
+        create = (f"CREATE TABLE IF NOT EXISTS {TABLE} (flow TEXT PRIMARY KEY, holder TEXT NOT NULL, "
+                  "since DOUBLE PRECISION NOT NULL, expires DOUBLE PRECISION NOT NULL)")
+        try:
+            self.run(create)
+        except duckdb.Error as exc:
+            # PostgreSQL's IF NOT EXISTS does not cover two machines creating the table at the same moment:
+            # the one refused ("… already exists") finds it made by the other.
+            if "already exists" not in str(exc):
+                raise
+            self.run(create)
 
     def run(self, sql: str) -> None:
         if self.postgres:

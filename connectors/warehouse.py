@@ -42,6 +42,7 @@ CACHE_KEY = "omsync_computed_from"
 ALIAS = "wh"
 COMMIT_ATTEMPTS = 12
 FIRST_BACKOFF_SECONDS = 0.02
+CREATE_RACE_ATTEMPTS = 3
 CONTRACT_SCHEMAS = ("ops", "recon", "landing")
 _migrated: set[str] = set()  # catalogs this process has brought to the newest schema version
 _instances: dict[tuple, duckdb.DuckDBPyConnection] = {}  # one attached DuckDB per process and warehouse
@@ -137,7 +138,7 @@ class Warehouse:
             if not read_only and not self.on_postgres and not self.catalog_path.exists():
                 self._prepare_folder()
                 _create_sqlite_catalog(self.catalog_path)
-            con.execute(f"ATTACH {sql_literal(self.ducklake_url())} AS {ALIAS} ({', '.join(options)})")
+            _attach(con, f"ATTACH {sql_literal(self.ducklake_url())} AS {ALIAS} ({', '.join(options)})")
             con.execute(f"USE {ALIAS}")
             return con
         except duckdb.Error as exc:
@@ -354,6 +355,19 @@ def _same(a: Any, b: Any) -> bool:
 def _backoff(attempt: int) -> None:
     """Exponential with jitter, so that writers that collided do not collide again in step."""
     time.sleep(FIRST_BACKOFF_SECONDS * (2 ** min(attempt, 8)) * (0.5 + random.random()))
+
+
+def _attach(con: duckdb.DuckDBPyConnection, attach: str) -> None:
+    """Two machines whose first run starts at once both create a new PostgreSQL catalog's tables; PostgreSQL
+    refuses the second CREATE ("… already exists") and that machine finds the catalog made when it tries again."""
+    for attempt in range(1, CREATE_RACE_ATTEMPTS + 1):
+        try:
+            con.execute(attach)
+            return
+        except duckdb.Error as exc:
+            if attempt == CREATE_RACE_ATTEMPTS or "already exists" not in str(exc):
+                raise
+            _backoff(attempt)
 
 
 def _retrying(warehouse: Warehouse, action) -> None:
