@@ -1,4 +1,4 @@
-"""The OM contract tables (DESIGN.md), declared once and rendered for SQLite and PostgreSQL."""
+"""The OM contract tables (docs/design.md), declared once and rendered for SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

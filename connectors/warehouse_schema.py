@@ -1,4 +1,4 @@
-"""Versioned migrations of the warehouse (DuckLake): schemas `ops` and `recon` (DESIGN.md contract).
+"""Versioned migrations of the warehouse (DuckLake): schemas `ops` and `recon` (docs/design.md contract).
 
 DuckLake has no primary keys, unique constraints or indexes: each table's key is named in a
 comment and kept by its writers, which MERGE on it. A migration must not declare one."""

@@ -77,7 +77,7 @@ def delivery_balances(parsed: ParsedReport, settlement_id: str) -> bool:
 
 
 def superseded_by(warehouse: Warehouse, document: Document, parsed: ParsedReport, settlement_id: str, applied: tuple[str, bool]) -> bool:
-    """Whether this delivery of an applied settlement replaces it (DESIGN: the rest of a truncated file);
+    """Whether this delivery of an applied settlement replaces it (docs/design.md: the rest of a truncated file);
     one that changes lines already applied is recorded as an exception and applies nothing."""
     if applied[1]:
         return False

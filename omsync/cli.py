@@ -1,4 +1,4 @@
-"""The `omsync` command line (DESIGN.md, CLI contract)."""
+"""The `omsync` command line (docs/design.md, the CLI contract)."""
 
 from __future__ import annotations
 

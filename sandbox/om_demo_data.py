@@ -18,7 +18,7 @@ NOUNS = ["Backpack", "Blender", "Desk Lamp", "Duffel Bag", "Kettle", "Mug", "Pil
          "Suitcase", "Throw Blanket", "Toaster", "Water Bottle", "Yoga Mat", "Puzzle", "Headphones"]
 COLOURS = ["Black", "Blue", "Charcoal", "Green", "Grey", "Navy", "Red", "White"]
 PRODUCT_TYPES = ["LUGGAGE", "SHOES", "HOME_BED_AND_BATH", "TOYS_AND_GAMES", "KITCHEN"]
-# Valid reserve Tags of every calculation (DESIGN.md), most items having none; "{site}" is replaced
+# Valid reserve Tags of every calculation (docs/design.md), most items having none; "{site}" is replaced
 # by a real site code so that site-scoped Tags exist whatever --sites is.
 VALID_TAGS = ["", "", "", "", "", "", "", "", "0", "0:0", "5:1", "10:1", "20:2", "15.5:2", "2:3", "5:3",
               "50:6", "80:6", "3:1:{site}", "25:2:{site}", "1:3:{site}", "75:6:{site}"]

@@ -1,4 +1,4 @@
-"""Which OM items are on Amazon, and as what product type (the AmazonItem attribute, DESIGN.md)."""
+"""Which OM items are on Amazon, and as what product type (the AmazonItem attribute, docs/design.md)."""
 
 from __future__ import annotations
 

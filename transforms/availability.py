@@ -1,4 +1,4 @@
-"""Available-to-sell per Amazon SKU (DESIGN.md): stock over all sites minus holds, backorderable
+"""Available-to-sell per Amazon SKU (docs/design.md): stock over all sites minus holds, backorderable
 items at a fixed level, and the reserve rule of the AmazonItem Tag `Value:Calculation_ID[:Site]`."""
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def compute_quantities(
 
 def _quarantine(result: pl.DataFrame, inventory: pl.DataFrame, holds: pl.DataFrame, items: pl.DataFrame, attributes: pl.DataFrame,
                 sites: pl.DataFrame) -> pl.DataFrame:
-    """What a person must fix in the OM; the SKUs concerned still go out as safely as DESIGN.md says."""
+    """What a person must fix in the OM; the SKUs concerned still go out as safely as docs/design.md says."""
     codes = items.select("item_id", "item_code")
     tags = result.filter(pl.col("included") & pl.col("tag_error").is_not_null()).select(
         key=pl.col("sku"), raw_value=pl.col("tag"), reason=pl.format("{}; sent the unadjusted available quantity", pl.col("tag_error")))

@@ -1,4 +1,4 @@
-"""Which OM customer placed each Amazon order (DESIGN.md): the same e-mail (Amazon's relay address is
+"""Which OM customer placed each Amazon order (docs/design.md): the same e-mail (Amazon's relay address is
 stable per buyer), else the same normalized name, postal code, country and first address line, else a
 new customer — one per new buyer per batch; the oldest customer wins ties; orders without any buyer
 identity go to one default customer per marketplace. Deterministic: any order of the batch, same result."""

@@ -1,4 +1,4 @@
-"""The demo OM data: deterministic, realistic, every Tag form of DESIGN.md, loaded without duplicates."""
+"""The demo OM data: deterministic, realistic, every Tag form of docs/design.md, loaded without duplicates."""
 
 import polars as pl
 import pytest
