@@ -84,7 +84,11 @@ def start_marketplace(settings: Settings, time_scale: float, order_rate: float) 
     # Served runs are child processes of Prefect's runner, which build their resources from the
     # settings in the environment they inherit (as on a worker).
     os.environ.update(sandbox_env(sandbox))
-    publish_catalog(sandbox, OmDatabase(settings.om_url), withdrawn=False)
+    try:
+        publish_catalog(sandbox, OmDatabase(settings.om_url), withdrawn=False)
+    except BaseException:  # an unusable OM: its one-line error, and no sandbox left running
+        sandbox.stop()
+        raise
     return sandbox
 
 

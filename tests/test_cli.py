@@ -91,6 +91,19 @@ def test_run_with_an_unusable_om_is_one_line_before_prefect_starts(tmp_path, env
     done = run("run", "orders", cwd=tmp_path, env=env, check=False)
     line = one_line_error(done, needle)
     assert "hunter2" not in line and time.monotonic() - started < 20
+    assert processes_in(tmp_path) == [], "the sandbox started for the run is stopped with it"
+
+
+def processes_in(folder: Path) -> list[str]:
+    """The command lines of the processes still running in this folder (a sandbox a command left behind)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "cwd").resolve() == folder.resolve():
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            continue
+    return found
 
 
 def test_run_against_an_unreachable_amazon_says_so_within_seconds_showing_the_retries(tmp_path):
