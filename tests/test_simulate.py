@@ -72,7 +72,8 @@ def test_files_and_charts_are_written(smoke):
 
 
 def test_the_same_seed_gives_the_same_card(tmp_path, prefect_server):
-    day = Day(hours=0.25, seed=5, orders_per_hour=60, items=40, customers=30)
+    # a quarter of an hour: Amazon shows its first orders later (PENDING first), the listings' truth is there at once
+    day = Day(hours=0.25, seed=5, items=40, customers=30)
     first = simulate(day, tmp_path / "a")
     second = simulate(day, tmp_path / "b")
     # Calls per operation are the one part left to the machine: within a run, usage plans pace calls in
@@ -82,4 +83,4 @@ def test_the_same_seed_gives_the_same_card(tmp_path, prefect_server):
     assert first == second
     files = [json.loads((tmp_path / run / "scorecard.json").read_text()) for run in ("a", "b")]
     assert [{k: v for k, v in f.items() if k != "amazon"} for f in files] == [first, first]
-    assert first["period"]["amazon_orders"] > 0
+    assert first["price_truth"]["wrong_sku_minutes"] > 0 and first["stock_truth"]["under_sku_minutes"] > 0, "a day with something to judge"
