@@ -27,7 +27,9 @@ from omsync.connectors.warehouse import Warehouse
 from omsync.demo import publish_catalog
 from omsync.flows.resources import Resources
 from omsync.sandbox import om_behaviour, om_demo_data
+from omsync.sandbox import truth as truth_records
 from omsync.sandbox.marketplace import Marketplace
+from omsync.sandbox.realism import SELLER
 from omsync.sandbox.stepped import SteppedSandbox
 from omsync.transforms import scorecard
 from omsync.transforms.availability import compute_quantities
@@ -38,6 +40,9 @@ FLOW_ORDER = ["prices", "inventory", "orders", "shipments", "settlement"]
 # Amazon settles every 14 days; a day of simulation settles every 6 hours so cash has something to judge.
 SETTLEMENT_DAYS = 0.25
 UTC = pl.Datetime("us", "UTC")
+# A real seller's account (FBA, sale and B2B prices, cancel requests, outside and split shipments,
+# deferred payouts), in the one marketplace the OM's prices and Terms are for.
+REALISM = SELLER.with_changes({"sell_in_region": False})
 PROJECT = Path(__file__).resolve().parent.parent
 
 
@@ -148,7 +153,7 @@ def run_day(day: Day, folder: Path, progress=None) -> dict[str, Any]:
     om_demo_data.load(om, om_demo_data.generate(day.items, day.sites, day.customers, day.seed))
     warehouse = Warehouse(folder / "warehouse.duckdb")
     warehouse.init()
-    sandbox = SteppedSandbox(Marketplace(seed=day.seed, order_rate=day.orders_per_hour, settlement_days=SETTLEMENT_DAYS), START)
+    sandbox = SteppedSandbox(Marketplace(seed=day.seed, order_rate=day.orders_per_hour, settlement_days=SETTLEMENT_DAYS, realism=REALISM), START)
     # A connection per sample: one kept open does not see what DuckDB's own SQLite wrote since.
     reader = lambda: closing(sqlite3.connect(folder / "om.sqlite"))
     started = time.perf_counter()
@@ -163,8 +168,11 @@ def run_day(day: Day, folder: Path, progress=None) -> dict[str, Any]:
             truth = _steps(day, om, reader, sandbox, resources, plan, steps, progress)
             end = START + timedelta(seconds=steps * STEP_SECONDS)
             admin = sandbox.client.admin
+            with sandbox.market.lock:
+                changes = truth_records.all_changes(sandbox.market.state.offered, START)
             final = {"amazon_orders": admin("GET", "orders")["orders"], "calls": admin("GET", "calls"),
-                     "confirmations": admin("GET", "confirmations")["confirmations"], **_final_om(om, warehouse)}
+                     "confirmations": admin("GET", "confirmations")["confirmations"], "truth_orders": admin("GET", "truth/orders")["orders"],
+                     "payouts": admin("GET", "truth/payouts")["payouts"], "changes": changes, **_final_om(om, warehouse)}
         finally:
             sandbox.stop()
     return {"day": day, "start": START, "end": end, "truth": truth, "plan": plan, "wall_seconds": time.perf_counter() - started, **final}
@@ -243,14 +251,34 @@ def truth_frames(result: dict[str, Any]) -> dict[str, pl.DataFrame]:
     confirmations = pl.DataFrame(
         [(c["orderId"], str(((c.get("body") or {}).get("packageDetail") or {}).get("packageReferenceId")), c["status"]) for c in result["confirmations"]],
         schema={"order_id": pl.String, "package_ref": pl.String, "status": pl.Int64}, orient="row")
+    requests, packages = _requests_and_packages(result["truth_orders"])
+    changes = pl.DataFrame([(c["at"], c["sku"], c["suppressed"]) for c in result["changes"]],
+                           schema={"at": pl.String, "sku": pl.String, "suppressed": pl.Boolean}, orient="row").with_columns(parse("at"))
+    payouts = pl.DataFrame([(p["settlementId"], p["orderId"], p["paidAt"]) for p in result["payouts"]],
+                           schema={"settlement_id": pl.String, "order_id": pl.String, "paid_at": pl.String}, orient="row").with_columns(parse("paid_at"))
     problems = result["reported"].with_columns(problems=pl.col("message").str.extract(r"^(\d+) problems", 1).cast(pl.Int64).fill_null(0))
     flow_runs = pl.DataFrame(truth.flow_runs, schema={"flow": pl.String, "at": UTC, "state": pl.String})
     flow_runs = flow_runs.with_columns(problems=pl.lit(0, pl.Int64))
     reported = problems.group_by("flow").agg(pl.col("problems").sum())
     return {"orders": orders, "lines": lines, "commits": commits, "settled": settled, "confirmations": confirmations,
+            "requests": requests, "packages": packages, "changes": changes, "payouts": payouts,
             "listings": pl.concat(truth.listings), "offer_fields": pl.concat(truth.offer_fields), "om_stock": pl.concat(truth.om_stock),
             "om_orders": result["om_orders"], "om_shipments": result["om_shipments"].with_columns(pl.col("ship_date").cast(UTC)),
             "invoices": result["invoices"], "payments": result["payments"], "flow_runs": flow_runs, "reported_problems": reported}
+
+
+def _requests_and_packages(raw: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The sandbox's truth of each order: buyer cancel requests (with the first package's time) and packages shipped."""
+    parse = lambda column: pl.col(column).str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_zone="UTC")
+    packages = pl.DataFrame([(o["orderId"], str(p["packageReferenceId"]), p["shippedBy"], p["confirmedAt"], bool(p["late"]))
+                             for o in raw for p in o["packages"]],
+                            schema={"order_id": pl.String, "package_ref": pl.String, "shipped_by": pl.String, "confirmed_at": pl.String,
+                                    "late": pl.Boolean}, orient="row").with_columns(parse("confirmed_at"))
+    first_package = packages.group_by("order_id").agg(shipped_at=pl.col("confirmed_at").min())
+    requests = (pl.DataFrame([(o["orderId"], o["cancelRequest"]["at"], o["cancelRequest"]["honoured"]) for o in raw if o["cancelRequest"]],
+                             schema={"order_id": pl.String, "requested_at": pl.String, "honoured": pl.Boolean}, orient="row")
+                .with_columns(parse("requested_at")).join(first_package, on="order_id", how="left"))
+    return requests, packages
 
 
 def compute_card(result: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -266,7 +294,8 @@ def compute_card(result: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     merchant = f["orders"].filter(pl.col("fulfilled_by") == "MERCHANT")
     card = {
         "period": {"hours": day.hours, "seed": day.seed, "orders_per_hour": day.orders_per_hour, "start": result["start"].isoformat(),
-                   "amazon_orders": f["orders"].height, "merchant_orders": merchant.height, "skus_listed": f["listings"]["sku"].n_unique()},
+                   "amazon_orders": f["orders"].height, "merchant_orders": merchant.height,
+                   "fba_orders": f["orders"].filter(pl.col("fulfilled_by") == "AMAZON").height, "skus_listed": f["listings"]["sku"].n_unique()},
         "oversold": scorecard.oversold(f["orders"], f["lines"], f["om_stock"], f["commits"]),
         "orders": {**scorecard.order_latency(f["orders"], f["commits"]),
                    "missing": scorecard.missing_orders(f["orders"], f["om_orders"], end, orders_grace),
@@ -275,10 +304,11 @@ def compute_card(result: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
         "stock_truth": scorecard.stock_truth(f["listings"], sellable, end),
         "price_truth": {**scorecard.price_truth(f["listings"], f["om_stock"], end),
                         "offer_fields_removed": scorecard.offer_fields_removed(f["offer_fields"]),
-                        "listings_suppressed": scorecard.NA_SANDBOX},
-        "cancellations": scorecard.cancellations(f["orders"], f["om_orders"], f["om_shipments"]),
-        "shipments": scorecard.shipments(f["om_shipments"], f["confirmations"], end, plan["shipments"][0] / 60 + STEP_SECONDS / 60),
-        "cash": scorecard.cash(f["invoices"], f["settled"], end, result["truth"].last_settlement_run),
+                        **scorecard.suppressed(f["changes"], end)},
+        "cancellations": scorecard.cancellations(f["orders"], f["requests"], f["om_orders"], f["om_shipments"]),
+        "shipments": scorecard.shipments(f["om_shipments"], f["confirmations"], f["packages"], f["om_orders"], end,
+                                         plan["shipments"][0] / 60 + STEP_SECONDS / 60),
+        "cash": scorecard.cash(f["invoices"], f["settled"], f["payouts"], f["payments"], end, result["truth"].last_settlement_run),
         "amazon": calls.to_dicts(),
         "runs": runs.to_dicts(),
     }

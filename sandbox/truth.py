@@ -93,3 +93,8 @@ def order_truth(order: SimOrder) -> dict[str, Any]:
 
 def paid_total(payouts: list[dict[str, Any]]) -> str:
     return str(sum((Decimal(p["amount"]) for p in payouts), Decimal(0)))
+
+
+def all_changes(history: list[Offered], start: datetime) -> list[dict[str, Any]]:
+    """Every change of what buyers saw, of every SKU, in order: the series of all SKUs at once."""
+    return [buyer_view(e, start + timedelta(seconds=e.elapsed)) | {"at": iso(start + timedelta(seconds=e.elapsed))} for e in history]

@@ -7,6 +7,10 @@ Ground-truth frames (sampled by `omsync simulate` from the sandbox's admin API a
   AmazonPrice), backorderable, offered — the OM at each sample
 - orders: order_id, created, updated, status, fulfilled_by, buyer_email — what Amazon accepted; lines: order_id, sku, qty
 - commits: order_id, committed_at — the first sample at which the OM held the sales order
+- requests: order_id, requested_at, honoured, shipped_at — the sandbox's buyer cancel requests and the first package
+- packages: order_id, package_ref, shipped_by (CONFIRM_SHIPMENT or BUY_SHIPPING), late — what Amazon recorded as shipped
+- changes: at, sku, suppressed — every change of what buyers saw (sandbox/truth.py)
+- payouts: settlement_id, order_id, paid_at — what Amazon paid, shipment by shipment
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from datetime import datetime
 
 import polars as pl
 
-NA_SANDBOX = "n/a (sandbox cannot show it yet)"
+# Figures whose truth does not exist anywhere omsync does not write itself.
+NA_FEES = "n/a: the OM has no table for fees; only omsync's own warehouse records them"
+NA_NO_OFFER_FIELDS = "n/a: no listing had an offer field besides our price"
 
 
 def _minutes(samples: pl.DataFrame, end: datetime) -> pl.DataFrame:
@@ -119,41 +125,63 @@ def offer_fields_removed(offer_fields: pl.DataFrame) -> int | str:
     """Offer fields (sale price, min/max, B2B, …) a listing had at one sample and lost by a later one."""
     extra = offer_fields.filter(pl.col("field") != "our_price")
     if extra.is_empty():
-        return NA_SANDBOX
+        return NA_NO_OFFER_FIELDS
     first_seen = extra.group_by("sku", "field").agg(pl.col("at").min())
     last_sample = offer_fields.group_by("sku").agg(last_at=pl.col("at").max())
     present_last = extra.join(last_sample, on="sku").filter(pl.col("at") == pl.col("last_at")).select("sku", "field")
     return first_seen.join(present_last, on=["sku", "field"], how="anti").height
 
 
-def cancellations(orders: pl.DataFrame, om_orders: pl.DataFrame, om_shipments: pl.DataFrame) -> dict[str, int | str]:
-    """Amazon's cancellations the OM still shows open, orders shipped after Amazon cancelled them, and the OM's cancellations Amazon still shows open."""
+def cancellations(orders: pl.DataFrame, requests: pl.DataFrame, om_orders: pl.DataFrame, om_shipments: pl.DataFrame) -> dict[str, int | float | None]:
+    """Buyer cancel requests honoured before shipping or shipped regardless, Amazon's cancellations the OM still shows open
+    or shipped, and the OM's cancellations Amazon still shows open."""
+    honoured = requests.filter(pl.col("honoured") & pl.col("shipped_at").is_null()).height
+    shipped_after_request = requests.filter(pl.col("shipped_at") >= pl.col("requested_at")).height
     cancelled = orders.filter(pl.col("status") == "CANCELLED")
     in_om = cancelled.join(om_orders, on="order_id")
     shipped_after = in_om.join(om_shipments, on="order_id").filter(pl.col("ship_date") >= pl.col("updated"))
     om_cancelled = om_orders.filter(pl.col("om_status") == "cancelled").join(orders.filter(pl.col("status") != "CANCELLED"), on="order_id")
-    return {"buyer_requests_honoured_before_shipping": NA_SANDBOX,
+    return {"buyer_cancel_requests": requests.height, "buyer_requests_honoured_before_shipping": honoured,
+            "buyer_requests_honoured_percent": round(100.0 * honoured / requests.height, 1) if requests.height else None,
+            "shipped_after_buyer_request": shipped_after_request,
             "amazon_cancelled_open_in_om": in_om.filter(pl.col("om_status") == "open").height,
             "shipped_after_amazon_cancelled": shipped_after["order_id"].n_unique(),
             "om_cancelled_open_on_amazon": om_cancelled.height}
 
 
-def shipments(om_shipments: pl.DataFrame, confirmations: pl.DataFrame, end: datetime, grace_minutes: float) -> dict[str, int | str]:
-    """OM packages of Amazon orders confirmed on Amazon exactly once, never, or more than once; confirmations Amazon refused."""
+def shipments(om_shipments: pl.DataFrame, confirmations: pl.DataFrame, packages: pl.DataFrame, om_orders: pl.DataFrame,
+              end: datetime, grace_minutes: float) -> dict[str, int | float | None]:
+    """OM packages of Amazon orders confirmed on Amazon exactly once, never, or more than once; confirmations Amazon refused
+    or recorded after the ship-by time; orders the seller shipped outside the OM that the OM still shows open."""
     accepted = confirmations.filter(pl.col("status") == 204).group_by("order_id", "package_ref").len()
     due = om_shipments.filter(pl.col("ship_date") <= pl.lit(end, pl.Datetime("us", "UTC")) - pl.duration(minutes=grace_minutes))
     judged = due.join(accepted, on=["order_id", "package_ref"], how="left").with_columns(pl.col("len").fill_null(0))
-    return {"packages_shipped_in_om": due.height, "confirmed_exactly_once": judged.filter(pl.col("len") == 1).height,
+    outside = packages.filter(pl.col("shipped_by") == "BUY_SHIPPING").select("order_id").unique()
+    outside_open = outside.join(om_orders.filter(pl.col("om_status") == "open"), on="order_id").select("order_id").n_unique()
+    once = judged.filter(pl.col("len") == 1).height
+    return {"packages_shipped_in_om": due.height, "confirmed_exactly_once": once,
+            "confirmed_exactly_once_percent": round(100.0 * once / due.height, 1) if due.height else None,
             "never_confirmed": judged.filter(pl.col("len") == 0).height, "confirmed_more_than_once": judged.filter(pl.col("len") > 1).height,
             "confirmations_refused": confirmations.filter(pl.col("status") != 204).height,
-            "confirmed_after_ship_by": NA_SANDBOX, "shipped_outside_om_open_in_om": NA_SANDBOX}
+            "confirmed_after_ship_by": packages.filter((pl.col("shipped_by") == "CONFIRM_SHIPMENT") & pl.col("late")).height,
+            "shipped_outside_om": outside.height, "shipped_outside_om_open_in_om": outside_open}
 
 
-def cash(invoices: pl.DataFrame, settled: pl.DataFrame, as_of: datetime, settlement_seen_before: datetime | None) -> dict[str, int | str]:
-    """Invoices paid, disputed and overdue in the OM, each against what Amazon really paid by the last settlement run."""
+def suppressed(changes: pl.DataFrame, end: datetime) -> dict[str, int | float]:
+    """Listings Amazon suppressed (our price outside the seller's own min/max): SKUs and SKU-minutes."""
+    timed = _minutes(changes.select("at", "sku", "suppressed"), end).filter("suppressed")
+    return {"listings_suppressed": timed["sku"].n_unique(), "suppressed_sku_minutes": round(float(timed["minutes"].sum()), 1)}
+
+
+def cash(invoices: pl.DataFrame, settled: pl.DataFrame, payouts: pl.DataFrame, payments: pl.DataFrame, as_of: datetime,
+         settlement_seen_before: datetime | None) -> dict[str, int | str]:
+    """Invoices paid, disputed and overdue in the OM, each against what Amazon really paid by the last settlement run;
+    Amazon's deposits (settlements) paying the OM's invoices with no payment of theirs in the OM."""
     truth = settled.filter(pl.lit(settlement_seen_before is not None) & (pl.col("settled_at") <= pl.lit(settlement_seen_before, pl.Datetime("us", "UTC"))))
     judged = invoices.join(truth.select("order_id", truly_paid=pl.lit(True)), on="order_id", how="left").with_columns(pl.col("truly_paid").fill_null(False))
     due_passed = pl.col("due_date") < pl.lit(as_of.date())
+    seen = pl.lit(settlement_seen_before is not None) & (pl.col("paid_at") <= pl.lit(settlement_seen_before, pl.Datetime("us", "UTC")))
+    deposits = payouts.filter(seen).join(invoices.select("order_id"), on="order_id").select("settlement_id").unique()
     return {"invoices": judged.height, "paid": judged.filter(pl.col("payment_status") == "paid").height,
             "paid_by_amazon": judged.filter("truly_paid").height,
             "missed_payments": judged.filter(pl.col("truly_paid") & (pl.col("payment_status") != "paid")).height,
@@ -161,7 +189,8 @@ def cash(invoices: pl.DataFrame, settled: pl.DataFrame, as_of: datetime, settlem
             "false_disputes": judged.filter(pl.col("truly_paid") & (pl.col("payment_status") == "disputed")).height,
             "false_overdue": judged.filter((pl.col("payment_status") == "overdue") & (pl.col("truly_paid") | ~due_passed)).height,
             "missed_overdue": judged.filter(~pl.col("truly_paid") & due_passed & pl.col("payment_status").is_in(["unpaid", "open"])).height,
-            "deposits_not_matched": NA_SANDBOX}
+            "deposits": deposits.height, "deposits_not_matched": deposits.join(payments, on="settlement_id", how="anti").height,
+            "fees_recorded": NA_FEES}
 
 
 def amazon_calls(calls: dict[str, int], throttled: dict[str, int], plans: dict[str, tuple[float, int]], seconds: float) -> pl.DataFrame:

@@ -1,12 +1,12 @@
 """The scorecard: every figure on a small scenario whose value is known by construction, so the card
-cannot report 0 for a problem that happened (and reports n/a where the sandbox cannot show it)."""
+cannot report 0 for a problem that happened (and reports n/a only where no truth exists)."""
 
 from datetime import date, datetime, timedelta, timezone
 
 import polars as pl
 
 from omsync.transforms import scorecard
-from omsync.transforms.scorecard import NA_SANDBOX
+from omsync.transforms.scorecard import NA_FEES, NA_NO_OFFER_FIELDS
 
 T0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
 UTC = pl.Datetime("us", "UTC")
@@ -131,34 +131,78 @@ def test_offer_fields_removed_and_na_when_the_sandbox_shows_only_our_price():
     frame = lambda rows: pl.DataFrame([{"at": at(m), "sku": s, "field": f} for m, s, f in rows], schema={"at": UTC, "sku": pl.String, "field": pl.String})
     removed = frame([(0, "S1", "our_price"), (0, "S1", "discounted_price"), (1, "S1", "our_price"), (0, "S2", "b2b"), (1, "S2", "b2b")])
     assert scorecard.offer_fields_removed(removed) == 1
-    assert scorecard.offer_fields_removed(frame([(0, "S1", "our_price")])) == NA_SANDBOX
+    assert scorecard.offer_fields_removed(frame([(0, "S1", "our_price")])) == NA_NO_OFFER_FIELDS
+
+
+def requests(*rows) -> pl.DataFrame:
+    """(order_id, requested min, honoured, first package min or None)"""
+    return pl.DataFrame([{"order_id": o, "requested_at": at(r), "honoured": h, "shipped_at": None if p is None else at(p)} for o, r, h, p in rows],
+                        schema={"order_id": pl.String, "requested_at": UTC, "honoured": pl.Boolean, "shipped_at": UTC})
 
 
 def test_cancellations():
     o = orders(("A", 0, 10, "CANCELLED", "MERCHANT", None), ("B", 0, 10, "CANCELLED", "MERCHANT", None), ("C", 0, 0, "UNSHIPPED", "MERCHANT", None))
     om = om_orders(("A", 1, "open"), ("B", 2, "cancelled"), ("C", 3, "cancelled"))
     shipped = pl.DataFrame({"order_id": ["B"], "package_ref": ["1"], "ship_date": [at(20)]}, schema_overrides={"ship_date": UTC})
-    card = scorecard.cancellations(o, om, shipped)
+    card = scorecard.cancellations(o, requests(), om, shipped)
     assert card["amazon_cancelled_open_in_om"] == 1 and card["shipped_after_amazon_cancelled"] == 1 and card["om_cancelled_open_on_amazon"] == 1
-    assert card["buyer_requests_honoured_before_shipping"] == NA_SANDBOX
+    assert card["buyer_cancel_requests"] == 0 and card["buyer_requests_honoured_percent"] is None
+
+
+def test_buyer_cancel_requests_one_honoured_one_shipped_regardless():
+    # R1 honoured (cancelled, nothing shipped); R2 shipped 5 minutes after the buyer asked; R3 still waiting
+    r = requests(("R1", 1, True, None), ("R2", 1, False, 6), ("R3", 2, False, None))
+    card = scorecard.cancellations(orders(), r, om_orders(), pl.DataFrame(schema={"order_id": pl.String, "package_ref": pl.String, "ship_date": UTC}))
+    assert card["buyer_cancel_requests"] == 3 and card["buyer_requests_honoured_before_shipping"] == 1
+    assert card["buyer_requests_honoured_percent"] == 33.3 and card["shipped_after_buyer_request"] == 1
+
+
+def packages(*rows) -> pl.DataFrame:
+    """(order_id, package_ref, shipped_by, late)"""
+    return pl.DataFrame([{"order_id": o, "package_ref": p, "shipped_by": b, "late": l} for o, p, b, l in rows],
+                        schema={"order_id": pl.String, "package_ref": pl.String, "shipped_by": pl.String, "late": pl.Boolean})
 
 
 def test_shipments_once_never_twice_and_refused():
     om = pl.DataFrame({"order_id": ["A", "B", "C", "D"], "package_ref": ["1", "2", "3", "4"], "ship_date": [at(0), at(0), at(0), at(59)]},
                       schema_overrides={"ship_date": UTC})
     conf = pl.DataFrame({"order_id": ["A", "C", "C", "B"], "package_ref": ["1", "3", "3", "2"], "status": [204, 204, 204, 400]})
-    card = scorecard.shipments(om, conf, at(60), grace_minutes=15)
+    card = scorecard.shipments(om, conf, packages(), om_orders(), at(60), grace_minutes=15)
     assert (card["packages_shipped_in_om"], card["confirmed_exactly_once"], card["never_confirmed"], card["confirmed_more_than_once"],
             card["confirmations_refused"]) == (3, 1, 1, 1, 1)
+    assert card["confirmed_exactly_once_percent"] == 33.3
+
+
+def test_shipments_one_late_confirmation_and_one_outside_shipment_open_in_the_om():
+    # A confirmed late through the API; B shipped in Seller Central and still open in the OM; C shipped outside and closed
+    p = packages(("A", "1", "CONFIRM_SHIPMENT", True), ("B", "2", "BUY_SHIPPING", False), ("C", "3", "BUY_SHIPPING", True),
+                 ("D", "4", "CONFIRM_SHIPMENT", False))
+    none = pl.DataFrame(schema={"order_id": pl.String, "package_ref": pl.String, "ship_date": UTC})
+    card = scorecard.shipments(none, pl.DataFrame(schema={"order_id": pl.String, "package_ref": pl.String, "status": pl.Int64}), p,
+                               om_orders(("B", 1, "open"), ("C", 2, "closed"), ("D", 3, "open")), at(60), grace_minutes=15)
+    assert card["confirmed_after_ship_by"] == 1 and card["shipped_outside_om"] == 2 and card["shipped_outside_om_open_in_om"] == 1
+
+
+def test_suppressed_listings_count_skus_and_their_minutes():
+    # S1 suppressed from minute 10 to 25 (its price went outside its min/max), S2 never
+    changes = pl.DataFrame([{"at": at(m), "sku": s, "suppressed": x} for m, s, x in [(0, "S1", False), (10, "S1", True), (25, "S1", False), (0, "S2", False)]],
+                           schema={"at": UTC, "sku": pl.String, "suppressed": pl.Boolean})
+    assert scorecard.suppressed(changes, at(60)) == {"listings_suppressed": 1, "suppressed_sku_minutes": 15.0}
 
 
 def test_cash_false_dispute_missed_payment_false_overdue():
-    inv = pl.DataFrame({"order_id": ["A", "B", "C", "D", "E"], "payment_status": ["paid", "disputed", "unpaid", "overdue", "paid"],
-                        "due_date": [date(2026, 1, 20)] * 4 + [date(2026, 1, 1)]})
+    inv = pl.DataFrame({"order_id": ["A", "B", "C", "D", "E", "F"], "payment_status": ["paid", "disputed", "unpaid", "overdue", "paid", "unpaid"],
+                        "due_date": [date(2026, 1, 20)] * 4 + [date(2026, 1, 1)] * 2})
     settled = pl.DataFrame({"order_id": ["A", "B", "C", "X"], "settled_at": [at(60), at(60), at(60), at(600)]}, schema_overrides={"settled_at": UTC})
-    card = scorecard.cash(inv, settled, at(120), settlement_seen_before=at(90))
+    payouts = pl.DataFrame({"settlement_id": ["S1", "S1", "S2", "S3"], "order_id": ["A", "B", "C", "X"], "paid_at": [at(60), at(60), at(60), at(600)]},
+                           schema_overrides={"paid_at": UTC})
+    payments = pl.DataFrame({"settlement_id": ["S1"], "paid": [10.0]})
+    card = scorecard.cash(inv, settled, payouts, payments, at(120), settlement_seen_before=at(90))
     assert card["paid_by_amazon"] == 3 and card["false_disputes"] == 1 and card["missed_payments"] == 2  # B disputed, C unpaid
     assert card["false_overdue"] == 1 and card["paid_without_payment"] == 1  # D overdue before its due date; E never paid by Amazon
+    assert card["missed_overdue"] == 1 and card["invoices"] == 6 and card["paid"] == 2  # F: past due, unpaid, still not overdue
+    # S2 paid C and the OM recorded nothing of it; S3 pays an order that is no OM invoice (and came after the last run)
+    assert card["deposits"] == 2 and card["deposits_not_matched"] == 1 and card["fees_recorded"] == NA_FEES
 
 
 def test_amazon_calls_share_of_plan_and_runs():
