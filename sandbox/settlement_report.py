@@ -1,5 +1,6 @@
-"""Amazon's V2 settlement flat file (GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2), in the
-marketplace's number and date format: summary row first, then one amount per row, 24 columns."""
+"""Amazon's settlement flat files, in the marketplace's number and date format, summary row first:
+V2 (GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2), one amount per row, 24 columns; and the older V1
+(GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE), 36 columns, type/amount pairs side by side per order item."""
 
 from __future__ import annotations
 
@@ -18,6 +19,19 @@ COLUMNS = [
     "order-item-code", "merchant-order-item-id", "merchant-adjustment-item-id", "sku", "quantity-purchased",
     "promotion-id",
 ]
+V1_COLUMNS = [
+    "settlement-id", "settlement-start-date", "settlement-end-date", "deposit-date", "total-amount", "currency",
+    "transaction-type", "order-id", "merchant-order-id", "adjustment-id", "shipment-id", "marketplace-name",
+    "shipment-fee-type", "shipment-fee-amount", "order-fee-type", "order-fee-amount", "fulfillment-id", "posted-date",
+    "order-item-code", "merchant-order-item-id", "merchant-adjustment-item-id", "sku", "quantity-purchased",
+    "price-type", "price-amount", "item-related-fee-type", "item-related-fee-amount", "misc-fee-amount", "other-fee-amount",
+    "other-fee-reason-description", "promotion-id", "promotion-type", "promotion-amount", "direct-payment-type",
+    "direct-payment-amount", "other-amount",
+]
+# the V1 type/amount pair each V2 amount-type was written in (withheld taxes were item-related fees)
+V1_PAIR = {"ItemPrice": ("price-type", "price-amount"), "Promotion": ("promotion-type", "promotion-amount"),
+           "ItemFees": ("item-related-fee-type", "item-related-fee-amount"),
+           "ItemWithheldTax": ("item-related-fee-type", "item-related-fee-amount")}
 COMMISSION_RATE = Decimal("0.15")
 FBA_FEE_PER_UNIT = Decimal("3.22")
 SUBSCRIPTION_FEE = Decimal("39.99")
@@ -132,14 +146,55 @@ def format_date(moment: datetime, info: MarketplaceInfo) -> str:
     return moment.strftime("%d.%m.%Y" if info.decimal_comma else "%m/%d/%y")
 
 
+def format_iso(moment: datetime) -> str:
+    """ISO 8601 with offset, the date form Amazon documents for the V1 file."""
+    return moment.isoformat(timespec="seconds")
+
+
 def render(settlement: Settlement, info: MarketplaceInfo, seed: int) -> str:
-    """The report as the flat file Amazon serves: tab-separated, header, summary row, detail rows."""
-    rows = ["\t".join(COLUMNS)]
-    summary = [settlement.settlement_id, format_datetime(settlement.start, info), format_datetime(settlement.end, info),
-               format_datetime(settlement.deposit, info), format_amount(settlement.total, info), settlement.currency]
-    rows.append("\t".join(summary + [""] * (len(COLUMNS) - len(summary))))
+    """The report as the V2 flat file Amazon serves: tab-separated, header, summary row, one row per amount."""
+    rows = ["\t".join(COLUMNS), _summary(settlement, info, COLUMNS, format_datetime(settlement.start, info),
+                                         format_datetime(settlement.end, info), format_datetime(settlement.deposit, info))]
+    for line, values in _line_cells(settlement, info, seed):
+        values |= {"amount-type": line.amount_type, "amount-description": line.description, "amount": format_amount(line.amount, info),
+                   "posted-date": format_date(line.posted, info), "posted-date-time": format_datetime(line.posted, info)}
+        rows.append("\t".join(values.get(c, "") for c in COLUMNS))
+    return "\n".join(rows) + "\n"
+
+
+def render_v1(settlement: Settlement, info: MarketplaceInfo, seed: int) -> str:
+    """The same settlement as the older V1 flat file: one row per order item and posting, its prices,
+    fees and promotions side by side (the k-th of each on the k-th row), account lines in other-amount."""
+    dates = [format_iso(m) if not info.decimal_comma else format_datetime(m, info) for m in (settlement.start, settlement.end, settlement.deposit)]
+    rows = ["\t".join(V1_COLUMNS), _summary(settlement, info, V1_COLUMNS, *dates)]
+    groups: dict[tuple, list[dict[str, str]]] = {}
+    for index, (line, values) in enumerate(_line_cells(settlement, info, seed)):
+        values["posted-date"] = format_iso(line.posted) if not info.decimal_comma else format_datetime(line.posted, info)
+        amount = format_amount(line.amount, info)
+        if line.amount_type not in V1_PAIR:  # an account line, a row of its own: V1 named the fee in transaction-type
+            groups[("account", index)] = [values | {"transaction-type": line.description, "other-amount": amount}]
+            continue
+        type_column, amount_column = V1_PAIR[line.amount_type]
+        group = groups.setdefault(tuple(values.items()), [])
+        free = next((row for row in group if type_column not in row), None)
+        if free is None:
+            group.append(free := dict(values))
+        free |= {type_column: line.description, amount_column: amount}
+    rows += ["\t".join(row.get(c, "") for c in V1_COLUMNS) for group in groups.values() for row in group]
+    return "\n".join(rows) + "\n"
+
+
+def _summary(settlement: Settlement, info: MarketplaceInfo, columns: list[str], start: str, end: str, deposit: str) -> str:
+    """The summary row: the settlement's id, period, deposit and total; every transaction column empty."""
+    summary = [settlement.settlement_id, start, end, deposit, format_amount(settlement.total, info), settlement.currency]
+    return "\t".join(summary + [""] * (len(columns) - len(summary)))
+
+
+def _line_cells(settlement: Settlement, info: MarketplaceInfo, seed: int) -> list[tuple[Line, dict[str, str]]]:
+    """Each line with the cells both layouts share (who, which order item, which shipment)."""
     r = random.Random(f"{seed}:shipment:{settlement.settlement_id}")
     shipment_ids: dict[str, str] = {}
+    out = []
     for line in settlement.lines:
         order, item = line.order, (line.order.lines[line.item] if line.order and line.item is not None else None)
         if order and order.order_id not in shipment_ids and not line.shipment_id:
@@ -151,15 +206,10 @@ def render(settlement: Settlement, info: MarketplaceInfo, seed: int) -> str:
             "adjustment-id": line.adjustment_id,
             "shipment-id": (line.shipment_id or shipment_ids.get(order.order_id, "")) if order and line.transaction_type == "Order" else "",
             "marketplace-name": info.name if order else "",
-            "amount-type": line.amount_type,
-            "amount-description": line.description,
-            "amount": format_amount(line.amount, info),
             "fulfillment-id": ("AFN" if order.fulfilled_by == "AMAZON" else "MFN") if order else "",
-            "posted-date": format_date(line.posted, info),
-            "posted-date-time": format_datetime(line.posted, info),
             "order-item-code": item.order_item_id if item else "",
             "sku": item.sku if item else "",
             "quantity-purchased": str(item.quantity if line.quantity is None else line.quantity) if item else "",
         }
-        rows.append("\t".join(values.get(c, "") for c in COLUMNS))
-    return "\n".join(rows) + "\n"
+        out.append((line, values))
+    return out

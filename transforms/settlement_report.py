@@ -1,7 +1,10 @@
-"""Amazon's V2 settlement flat file, parsed by header name into typed Polars frames.
+"""Amazon's settlement flat files, parsed by header name into typed Polars frames.
 
-Amazon documents 23 columns; files in the wild carry a 24th (`promotion-id`) and sometimes more,
-so columns are found by name and unknown ones are kept. Money is written in the marketplace's
+Two layouts, told apart by the header (never by the file name): V2 (`…_FLAT_FILE_V2`), one amount
+per row; Amazon documents 23 columns, files in the wild carry a 24th (`promotion-id`) and sometimes
+more, so columns are found by name and unknown ones are kept. V1 (`GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE`,
+36 columns, removed by Amazon in 2026 but kept in merchants' archives) puts several type/amount pairs
+side by side on one row per order item; each filled pair becomes one line as V2 would have written it. Money is written in the marketplace's
 format (`1,234.56`, `1.234,56`, `95,00`); dates come in several forms. A row that does not parse
 is set aside with its raw text and the reason, and the rest go on.
 """
@@ -28,7 +31,21 @@ COLUMNS = {
     "merchant-adjustment-item-id": "merchant_adjustment_item_id", "sku": "sku", "quantity-purchased": "quantity",
     "promotion-id": "promotion_id",
 }
-REQUIRED = ("settlement-id", "total-amount", "currency", "transaction-type", "order-id", "amount-type", "amount-description", "amount")
+REQUIRED = ("settlement-id", "total-amount", "currency", "transaction-type", "order-id")
+V2_REQUIRED = ("amount-type", "amount-description", "amount")
+# V1's type/amount pairs and the V2 amount-type each became (Amazon: "the price/fee type-name columns
+# became amount-type, the type values amount-description"); withheld taxes were item-related fees in V1.
+V1_PAIRS = (
+    ("price-type", "price-amount", "ItemPrice"),
+    ("item-related-fee-type", "item-related-fee-amount", "ItemFees"),
+    ("shipment-fee-type", "shipment-fee-amount", "ShipmentFees"),
+    ("order-fee-type", "order-fee-amount", "OrderFees"),
+    ("promotion-type", "promotion-amount", "Promotion"),
+    ("direct-payment-type", "direct-payment-amount", "DirectPayment"),
+)
+V1_WITHHELD_PREFIX = "MarketplaceFacilitator"
+V1_REQUIRED = ("price-type", "price-amount", "item-related-fee-type", "item-related-fee-amount", "other-amount")
+V1_COLUMNS = [name for pair in V1_PAIRS for name in pair[:2]] + ["misc-fee-amount", "other-fee-amount", "other-fee-reason-description", "other-amount"]
 TEXT_COLUMNS = [c for c in COLUMNS.values() if c not in ("total_amount", "amount", "quantity", "posted_date", "posted_date_time",
                                                           "period_start", "period_end", "deposit_date")]
 SUMMARY_SCHEMA = {"settlement_id": pl.String, "period_start": pl.Datetime("us", "UTC"), "period_end": pl.Datetime("us", "UTC"),
@@ -44,7 +61,7 @@ COMMA_DECIMAL = r"^[-+]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d{1,2})?$"
 
 
 class ReportFormatError(UserError):
-    """The file is not a V2 settlement report at all (no usable header)."""
+    """The file is not a settlement report of a layout we read (no usable header)."""
 
 
 @dataclass(frozen=True)
@@ -110,8 +127,8 @@ def parse_day(text: pl.Expr) -> pl.Expr:
     ).cast(pl.Datetime("us", "UTC"))
 
 
-def _header(text: str) -> tuple[list[str], int]:
-    """The header's column names (lower-cased, trimmed) and its 1-based line number."""
+def _header(text: str) -> tuple[list[str], int, str]:
+    """The header's column names (lower-cased, trimmed), its 1-based line number and its layout (V1 or V2)."""
     start, number = 0, 0
     while start < len(text):
         end = text.find("\n", start)
@@ -119,10 +136,16 @@ def _header(text: str) -> tuple[list[str], int]:
         line, start, number = text[start:end], end + 1, number + 1
         if line.strip():
             names = [name.strip().lower() for name in line.split("\t")]
-            missing = [name for name in REQUIRED if name not in names]
-            if missing:
-                raise ReportFormatError(f"not a V2 settlement report: the header has no {', '.join(missing)} column")
-            return names, number
+            def missing(layout_columns: tuple[str, ...]) -> str:
+                return ", ".join(name for name in REQUIRED + layout_columns if name not in names)
+            # amount-type is V2's own column and price-type V1's: the one present says which layout the rest must follow
+            layout = "V2" if "amount-type" in names else "V1" if "price-type" in names else None
+            if layout is None:
+                raise ReportFormatError(f"not a settlement report of a known layout: the header has no {missing(V2_REQUIRED)} "
+                                        f"column (V2) and no {missing(V1_REQUIRED)} column (V1)")
+            if absent := missing(V2_REQUIRED if layout == "V2" else V1_REQUIRED):
+                raise ReportFormatError(f"not a {layout} settlement report: the header has no {absent} column")
+            return names, number, layout
     raise ReportFormatError("the settlement report is empty")
 
 
@@ -143,10 +166,52 @@ def _first_problem(checks: list[tuple[pl.Expr, pl.Expr | str]]) -> pl.Expr:
     return chain.otherwise(pl.lit(None, pl.String))
 
 
+def _v1_lines(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """V1 rows unpivoted: one line per filled type/amount pair, named as V2 names it, and each row's problem."""
+    def cell(name: str) -> pl.Expr:
+        return pl.col(f"v1:{name}")
+
+    entries, checks = [], []
+    for type_name, amount_name, amount_type in V1_PAIRS:
+        kind, amount = cell(type_name), cell(amount_name)
+        if amount_type == "ItemFees":  # V2 moved the marketplace-facilitator taxes out of the fees
+            amount_type = pl.when(kind.str.starts_with(V1_WITHHELD_PREFIX)).then(pl.lit("ItemWithheldTax")).otherwise(pl.lit("ItemFees"))
+        entries.append((kind.is_not_null() | amount.is_not_null(), amount_type, kind, amount, pl.col("transaction_type")))
+        checks += [(kind.is_not_null() & amount.is_null(), pl.format(f"{type_name} '{{}}' has no {amount_name}", kind)),
+                   (kind.is_null() & amount.is_not_null(), pl.format(f"{amount_name} '{{}}' has no {type_name}", amount))]
+    account = pl.col("order_id").is_null()
+    # other-amount carries V1's account lines, whose transaction-type was the fee's name ("Subscription Fee");
+    # V2 writes them as other-transaction with that name as the description
+    untyped = [("misc-fee-amount", "ItemFees", pl.lit("MiscFee"), pl.col("transaction_type")),
+               ("other-fee-amount", "ItemFees", pl.coalesce(cell("other-fee-reason-description"), pl.lit("OtherFee")), pl.col("transaction_type")),
+               ("other-amount", "other-transaction", pl.coalesce(cell("other-fee-reason-description"), pl.col("transaction_type")),
+                pl.when(account).then(pl.lit("other-transaction")).otherwise(pl.col("transaction_type")))]
+    for amount_name, amount_type, description, transaction in untyped:
+        entries.append((cell(amount_name).is_not_null(), amount_type, description, cell(amount_name), transaction))
+    for name in [pair[1] for pair in V1_PAIRS] + [entry[0] for entry in untyped]:
+        checks.append((cell(name).is_not_null() & parse_amount(cell(name)).is_null(), pl.format(f"{name} '{{}}' is not an amount", cell(name))))
+    structs = [pl.struct(filled=filled, amount_type=pl.lit(kind) if isinstance(kind, str) else kind, amount_description=description,
+                         amount=amount, transaction_type=transaction)
+               for filled, kind, description, amount, transaction in entries]
+    return (
+        rows.with_columns(layout_problem=_first_problem(checks),
+                          entry=pl.concat_list(structs).list.eval(pl.element().filter(pl.element().struct.field("filled"))))
+        .explode("entry", empty_as_null=True)  # a summary row, or a row with no amount at all (a bad row), stays once
+        .with_columns(amount_type=pl.col("entry").struct.field("amount_type"), amount_description=pl.col("entry").struct.field("amount_description"),
+                      amount=pl.col("entry").struct.field("amount"),
+                      transaction_type=pl.coalesce(pl.col("entry").struct.field("transaction_type"), "transaction_type"),
+                      # V1 has one posted-date, written with or without the time of day
+                      posted_date_time=pl.when(cell("posted-date").str.contains(":")).then(cell("posted-date")),
+                      posted_date=pl.when(~cell("posted-date").str.contains(":")).then(cell("posted-date")))
+        .drop("entry", *[f"v1:{name}" for name in V1_COLUMNS + ["posted-date"]])
+    )
+
+
 def parse_settlement_report(text: str) -> ParsedReport:
-    """Summary rows, typed detail rows and unparseable rows of one report file."""
-    names, header_line = _header(text)
-    extras = [name for name in names if name not in COLUMNS and name]
+    """Summary rows, typed detail rows and unparseable rows of one report file, V1 or V2."""
+    names, header_line, layout = _header(text)
+    v1_columns = V1_COLUMNS + ["posted-date"] if layout == "V1" else []
+    extras = [name for name in names if name not in COLUMNS and name not in v1_columns and name]
     rows = (
         pl.DataFrame({"raw": [text]}).lazy()
         .select(pl.col("raw").str.split("\n")).explode("raw")
@@ -154,12 +219,17 @@ def parse_settlement_report(text: str) -> ParsedReport:
         .with_columns(pl.col("line_no").cast(pl.Int32), raw=pl.col("raw").str.strip_suffix("\r"))
         .filter((pl.col("line_no") > header_line) & (pl.col("raw").str.strip_chars() != ""))
         .with_columns(fields=pl.col("raw").str.split("\t"))
-        .with_columns(field_count=pl.col("fields").list.len(),
-                      **{COLUMNS[name]: _field(names, name) for name in COLUMNS}, **{name: _field(names, name) for name in extras})
+        .with_columns(field_count=pl.col("fields").list.len(), layout_problem=pl.lit(None, pl.String),
+                      **{COLUMNS[name]: _field(names, name) for name in COLUMNS}, **{name: _field(names, name) for name in extras},
+                      **{f"v1:{name}": _field(names, name) for name in v1_columns})
+    )
+    rows = (
+        (_v1_lines(rows) if layout == "V1" else rows)
         .with_columns(is_summary=pl.col("total_amount").is_not_null() & pl.col("amount_type").is_null() & pl.col("amount").is_null())
         .drop("fields")
         .collect()
     )
+    moment_name = "posted-date-time" if layout == "V2" else "posted-date"
     too_long = pl.col("field_count") > len(names)
     too_long_reason = pl.format("the row has {} fields, the header {}", "field_count", pl.lit(len(names)))
     summaries = rows.filter(pl.col("is_summary")).with_columns(
@@ -179,12 +249,13 @@ def parse_settlement_report(text: str) -> ParsedReport:
         quantity_value=pl.col("quantity").cast(pl.Int32, strict=False),
     ).with_columns(posted_at=pl.coalesce("posted_moment", "posted_day"), reason=_first_problem([
         (too_long, too_long_reason),
+        (pl.col("layout_problem").is_not_null(), pl.col("layout_problem")),
         (pl.col("settlement_id").is_null(), "the row has no settlement-id"),
         (pl.col("amount").is_null(), "the row has no amount"),
         (pl.col("amount_value").is_null(), pl.format("amount '{}' is not an amount", "amount")),
         (pl.col("amount_type").is_null(), "the row has no amount-type"),
         (pl.col("posted_date_time").is_not_null() & pl.col("posted_moment").is_null(),
-         pl.format("posted-date-time '{}' is not a date", "posted_date_time")),
+         pl.format(f"{moment_name} '{{}}' is not a date", "posted_date_time")),
         (pl.col("posted_date").is_not_null() & pl.col("posted_moment").is_null() & pl.col("posted_day").is_null(),
          pl.format("posted-date '{}' is not a date", "posted_date")),
         (pl.col("quantity").is_not_null() & pl.col("quantity_value").is_null(),
@@ -199,4 +270,5 @@ def parse_settlement_report(text: str) -> ParsedReport:
         "settlement_id", "currency", "reported_total", period_start="start_at", period_end="end_at", deposit_date="deposit_at",
     ).select(*SUMMARY_SCHEMA).cast(SUMMARY_SCHEMA)
     bad = pl.concat([summaries.filter(pl.col("reason").is_not_null()).select(*BAD_ROW_SCHEMA), details.filter(pl.col("reason").is_not_null()).select(*BAD_ROW_SCHEMA)])
-    return ParsedReport(good_summaries, lines, bad.cast(BAD_ROW_SCHEMA).sort("line_no"))
+    # a V1 row's lines share its problems: the row is set aside once, whole
+    return ParsedReport(good_summaries, lines, bad.cast(BAD_ROW_SCHEMA).unique("line_no", keep="first", maintain_order=True).sort("line_no"))

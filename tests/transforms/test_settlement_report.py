@@ -1,7 +1,8 @@
-"""The V2 settlement file parser: US and DE forms, 23/24/more columns, summary row, broken rows."""
+"""The settlement file parser: V2 in US and DE forms, 23/24/more columns, summary row, broken rows;
+the older V1 layout, told by its header, read into the same lines as V2."""
 
 import gzip
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import polars as pl
@@ -9,6 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from omsync.sandbox import settlement_report as sandbox_report
+from omsync.sandbox.marketplace import Marketplace
 from omsync.transforms.settlement_report import ReportFormatError, decode_report, parse_settlement_report
 
 COLUMNS = ["settlement-id", "settlement-start-date", "settlement-end-date", "deposit-date", "total-amount", "currency",
@@ -117,6 +120,110 @@ def test_a_file_that_is_not_a_settlement_report_is_refused_with_what_is_missing(
         parse_settlement_report("settlement-id\ttotal-amount\tcurrency\ttransaction-type\torder-id\n1\t2\tUSD\t\t\n")
     with pytest.raises(ReportFormatError, match="empty"):
         parse_settlement_report("\n\n")
+
+
+def sandbox_settlement(marketplace_id: str) -> tuple[sandbox_report.Settlement, Marketplace]:
+    """One period of a sandbox marketplace: FBA and merchant orders, a refund, an A-to-z claim, the account's fees and reserve."""
+    m = Marketplace(seed=3, marketplace_id=marketplace_id)
+    m.add_listings([{"sku": f"P-{i}", "productType": "HOME", "quantity": 500, "price": "30.00"} for i in range(6)])
+    m.place_orders(8, basket_sizes=[1, 3])
+    m.place_orders(4, fulfilled_by="AMAZON")
+    now = m.now()
+    settlement = sandbox_report.Settlement("555", now - timedelta(days=14), now, now + timedelta(days=3), m.info.currency)
+    orders = sorted(m.state.orders.values(), key=lambda o: o.number)
+    for order in orders:
+        settlement.lines += sandbox_report.order_lines(order, m.info, order.updated)
+    settlement.lines += sandbox_report.refund_lines(orders[0], m.info, now, "Refund", "amzn1.adj.1")
+    settlement.lines += sandbox_report.refund_lines(orders[1], m.info, now, "A-to-z Guarantee Refund", "amzn1.adj.2")
+    settlement.lines += sandbox_report.account_lines(Decimal("300"), Decimal("7.00"), now, fba=True)[0]
+    return settlement, m
+
+
+LINE_KEY = ["settlement_id", "transaction_type", "order_id", "adjustment_id", "shipment_id", "marketplace_name", "fulfillment_id",
+            "order_item_code", "sku", "quantity", "amount_type", "amount_description", "amount", "posted_at"]
+
+
+@pytest.mark.parametrize("marketplace_id", ["ATVPDKIKX0DER", "A1PA6795UKMFR9"])
+def test_a_v1_file_gives_the_same_summary_and_lines_as_the_v2_file_of_the_same_settlement(marketplace_id):
+    settlement, m = sandbox_settlement(marketplace_id)
+    v2 = parse_settlement_report(sandbox_report.render(settlement, m.info, 3))
+    v1_text = sandbox_report.render_v1(settlement, m.info, 3)
+    v1 = parse_settlement_report(decode_report(gzip.compress(v1_text.encode(m.info.charset)), m.info.charset))
+    assert v1_text.splitlines()[0].count("\t") == 35, "36 columns"
+    assert len(v1_text.splitlines()) - 2 < v1.lines.height, "several amounts side by side on a V1 row"
+    assert v1.bad_rows.is_empty() and v2.bad_rows.is_empty()
+    assert v1.summaries.equals(v2.summaries)
+    assert v1.lines.select(LINE_KEY).sort(LINE_KEY).equals(v2.lines.select(LINE_KEY).sort(LINE_KEY))
+    totals = [frame.group_by("transaction_type", "amount_type").agg(pl.col("amount").sum()).sort("transaction_type", "amount_type")
+              for frame in (v1.lines, v2.lines)]
+    assert totals[0].equals(totals[1]) and v1.lines["amount"].sum() == v1.summaries["reported_total"][0] == settlement.total
+    assert {"ItemPrice", "ItemFees", "Promotion", "other-transaction"} <= set(v1.lines["amount_type"])
+
+
+def v1_line(**cells: str) -> dict:
+    return dict(settlement_id="12345678901", transaction_type="Order", order_id="302-1234567-1234567", posted_date="09.06.2025",
+                sku="MÜSLI-Größe", quantity_purchased="2", order_item_code="00300000000001") | cells
+
+
+V1_DE_SUMMARY = dict(settlement_id="12345678901", settlement_start_date="01.06.2025 00:00:00 UTC", settlement_end_date="2025-06-15T00:00:00+02:00",
+                     deposit_date="17.06.2025 10:30:00 UTC", total_amount="980,36", currency="EUR")
+
+
+def test_each_filled_v1_pair_is_one_line_in_v2_terms_in_german_form():
+    rows = [v1_line(price_type="Principal", price_amount="1.100,00", item_related_fee_type="Commission", item_related_fee_amount="-165,00",
+                    promotion_id="PROMO-1", promotion_type="Principal", promotion_amount="-10,00", posted_date="09.06.2025 05:23:19 UTC"),
+            v1_line(price_type="Shipping", price_amount="95,00", shipment_fee_type="FBA transportation fee", shipment_fee_amount="-2,5",
+                    order_fee_type="Gift wrap chargeback", order_fee_amount="-1,00", misc_fee_amount="-0,44", other_fee_amount="-0,50",
+                    other_fee_reason_description="Coupon fee", direct_payment_type="StorefrontCredit", direct_payment_amount="5,00"),
+            v1_line(transaction_type="Subscription Fee", order_id="", sku="", quantity_purchased="", order_item_code="", other_amount="-39,00",
+                    posted_date="2025-06-15T00:00:00+02:00"),
+            v1_line(transaction_type="Refund", adjustment_id="amzn1.adj.9", price_type="Principal", price_amount="-1,00",
+                    item_related_fee_type="RefundCommission", item_related_fee_amount="-0,20", quantity_purchased="")]
+    text = report(sandbox_report.V1_COLUMNS, V1_DE_SUMMARY, rows, newline="\r\n")
+    parsed = parse_settlement_report(decode_report(gzip.compress(text.encode("iso-8859-1")), "ISO-8859-1"))
+    assert parsed.bad_rows.is_empty()
+    got = parsed.lines.select("line_no", "transaction_type", "amount_type", "amount_description", "amount").rows()
+    assert got == [
+        (3, "Order", "ItemPrice", "Principal", Decimal("1100")), (3, "Order", "ItemFees", "Commission", Decimal("-165")),
+        (3, "Order", "Promotion", "Principal", Decimal("-10")),
+        (4, "Order", "ItemPrice", "Shipping", Decimal("95")), (4, "Order", "ShipmentFees", "FBA transportation fee", Decimal("-2.5")),
+        (4, "Order", "OrderFees", "Gift wrap chargeback", Decimal("-1")), (4, "Order", "DirectPayment", "StorefrontCredit", Decimal("5")),
+        (4, "Order", "ItemFees", "MiscFee", Decimal("-0.44")), (4, "Order", "ItemFees", "Coupon fee", Decimal("-0.5")),
+        (5, "other-transaction", "other-transaction", "Subscription Fee", Decimal("-39")),
+        (6, "Refund", "ItemPrice", "Principal", Decimal("-1")), (6, "Refund", "ItemFees", "RefundCommission", Decimal("-0.2")),
+    ]
+    assert parsed.lines["amount"].sum() == parsed.summaries["reported_total"][0]
+    assert parsed.summaries.select("period_start", "period_end", "deposit_date").row(0) == (
+        datetime(2025, 6, 1, tzinfo=timezone.utc), datetime(2025, 6, 14, 22, tzinfo=timezone.utc), datetime(2025, 6, 17, 10, 30, tzinfo=timezone.utc))
+    posted = dict(parsed.lines.select("line_no", "posted_at").unique("line_no").iter_rows())
+    assert posted == {3: datetime(2025, 6, 9, 5, 23, 19, tzinfo=timezone.utc), 4: datetime(2025, 6, 9, tzinfo=timezone.utc),
+                      5: datetime(2025, 6, 14, 22, tzinfo=timezone.utc), 6: datetime(2025, 6, 9, tzinfo=timezone.utc)}
+    assert parsed.lines.filter(pl.col("line_no") == 3)["promotion_id"].to_list() == ["PROMO-1"] * 3
+    assert parsed.lines["sku"][0] == "MÜSLI-Größe" and parsed.lines["quantity"][0] == 2 and parsed.lines["extra"][0] is None
+
+
+def test_a_broken_v1_row_is_set_aside_once_with_its_reason_and_the_rest_go_on():
+    good = v1_line(price_type="Principal", price_amount="10,00", item_related_fee_type="Commission", item_related_fee_amount="-1,50")
+    rows = [good, dict(good, item_related_fee_amount=""), dict(good, price_type=""), dict(good, promotion_amount="zehn", promotion_type="Principal"),
+            v1_line(), dict(good, posted_date="gestern"), dict(good, quantity_purchased="zwei"), dict(good, settlement_id="")]
+    parsed = parse_settlement_report(report(sandbox_report.V1_COLUMNS, dict(V1_DE_SUMMARY, total_amount="8,50"), rows))
+    assert parsed.lines.select("line_no", "amount").rows() == [(3, Decimal("10")), (3, Decimal("-1.5"))]
+    assert dict(parsed.bad_rows.select("line_no", "reason").iter_rows()) == {
+        4: "item-related-fee-type 'Commission' has no item-related-fee-amount", 5: "price-amount '10,00' has no price-type",
+        6: "promotion-amount 'zehn' is not an amount", 7: "the row has no amount", 8: "posted-date 'gestern' is not a date",
+        9: "quantity-purchased 'zwei' is not a whole number", 10: "the row has no settlement-id"}
+    assert parsed.bad_rows.filter(pl.col("line_no") == 4)["raw"][0] == row(sandbox_report.V1_COLUMNS, **dict(good, item_related_fee_amount=""))
+    assert parsed.bad_rows["order_id"].to_list() == ["302-1234567-1234567"] * 7
+
+
+def test_the_layout_is_told_by_the_header_and_an_unknown_or_incomplete_one_is_refused():
+    with pytest.raises(ReportFormatError, match="not a settlement report of a known layout: .*no amount-type.*column \\(V2\\) and no price-type"):
+        parse_settlement_report("settlement-id\ttotal-amount\tcurrency\ttransaction-type\torder-id\tamount\n1\t2\tUSD\t\t\t\n")
+    incomplete = [c for c in sandbox_report.V1_COLUMNS if c != "other-amount"]
+    with pytest.raises(ReportFormatError, match="not a V1 settlement report: the header has no other-amount column"):
+        parse_settlement_report(report(incomplete, V1_DE_SUMMARY, []))
+    with pytest.raises(ReportFormatError, match="not a V2 settlement report: the header has no amount-description column"):
+        parse_settlement_report(report([c for c in COLUMNS if c != "amount-description"], US_SUMMARY, []))
 
 
 def test_decode_falls_back_to_windows_1252_for_files_saved_without_a_charset():
