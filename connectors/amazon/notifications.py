@@ -6,6 +6,7 @@ library fetches through the same LWA endpoint); subscriptions take the seller's 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
@@ -20,6 +21,9 @@ T = TypeVar("T")
 ORDER_CHANGE = "ORDER_CHANGE"
 ORDER_CHANGE_PAYLOAD_VERSION = "1.0"  # the only version of OrderChangeNotification.json
 DESTINATION_NAME = "omsync-order-change"
+# SqsResource.arn in notifications.json (pattern, maxLength 1000); checked before any call, so a typo
+# is named as such rather than as a conflict with the queue ORDER_CHANGE already goes to.
+SQS_ARN = re.compile(r"^arn:aws:sqs:\S+:\S+:\S+")
 
 # The transport makes each API's library client once; the Notifications client is made the same way.
 _FACTORIES["notifications"] = lambda **kw: Notifications(**kw)
@@ -106,6 +110,9 @@ class NotificationsApi:
         """Make sure ORDER_CHANGE goes to the SQS queue `queue_arn`: reuse the destination and the
         subscription that exist, create only what is missing. Refuses (creating nothing) when ORDER_CHANGE
         already goes elsewhere: Amazon keeps one subscription per type, and moving it is a person's decision."""
+        if not SQS_ARN.match(queue_arn) or len(queue_arn) > 1000:
+            raise UserError(f"--queue-arn {queue_arn!r} is not an SQS queue ARN: arn:aws:sqs:<region>:<account>:<queue name>, "
+                            "as the queue's details in the AWS console show it")
         if queue_arn.endswith(".fifo"):
             # Amazon accepts a FIFO queue as a destination but delivers nothing to it (selling-partner-api-docs#845).
             raise UserError(f"--queue-arn {queue_arn}: a FIFO queue never receives notifications; give a standard SQS queue")

@@ -5,7 +5,7 @@ import boto3
 import pytest
 from sp_api.auth import access_token_client
 
-from omsync.connectors.amazon import AmazonConnector, AmazonRejected
+from omsync.connectors.amazon import AmazonConnector
 from omsync.connectors.amazon.notifications import ORDER_CHANGE
 from omsync.core.errors import UserError
 from tests.connectors.test_amazon import FAST_RETRIES
@@ -53,14 +53,15 @@ def test_subscribing_twice_makes_one_destination_and_one_subscription(sandbox, a
     assert held["processingDirective"] == {"eventFilter": {"eventFilterType": ORDER_CHANGE}}
 
 
-def test_a_bad_queue_arn_is_one_line_and_creates_nothing(sandbox, amazon):
-    with pytest.raises(AmazonRejected) as refused:
-        amazon.subscribe_order_change("https://sqs.us-east-1.amazonaws.com/123456789012/orders")
-    assert refused.value.status == 400 and "\n" not in str(refused.value) and "arn" in str(refused.value)
-    with pytest.raises(UserError, match="FIFO") as fifo:
-        amazon.subscribe_order_change("arn:aws:sqs:us-east-1:123456789012:orders.fifo")
-    assert "\n" not in str(fifo.value)
-    assert amazon.notification_setup().destinations == ()
+def test_a_bad_queue_arn_is_one_line_and_creates_nothing(sandbox, amazon, queue_arn):
+    for bad in ("https://sqs.us-east-1.amazonaws.com/123456789012/orders", "arn:aws:sqs:us-east-1:123456789012:orders.fifo"):
+        with pytest.raises(UserError, match="is not an SQS queue ARN|FIFO") as refused:
+            amazon.subscribe_order_change(bad)
+        assert "\n" not in str(refused.value)
+    assert _calls(sandbox) == {}, "refused before any call"
+    amazon.subscribe_order_change(queue_arn)
+    with pytest.raises(UserError, match="is not an SQS queue ARN"):  # a typo, not "ORDER_CHANGE already goes elsewhere"
+        amazon.subscribe_order_change(queue_arn.replace("arn:aws:sqs:", "arn:aws:sns:"))
 
 
 def test_order_change_is_not_moved_to_another_queue_behind_the_merchants_back(sandbox, amazon, queue_arn):
