@@ -111,11 +111,11 @@ class NotificationsApi:
         subscription that exist, create only what is missing. Refuses (creating nothing) when ORDER_CHANGE
         already goes elsewhere: Amazon keeps one subscription per type, and moving it is a person's decision."""
         if not SQS_ARN.match(queue_arn) or len(queue_arn) > 1000:
-            raise UserError(f"--queue-arn {queue_arn!r} is not an SQS queue ARN: arn:aws:sqs:<region>:<account>:<queue name>, "
+            raise UserError(f"{queue_arn!r} is not an SQS queue ARN: arn:aws:sqs:<region>:<account>:<queue name>, "
                             "as the queue's details in the AWS console show it")
         if queue_arn.endswith(".fifo"):
             # Amazon accepts a FIFO queue as a destination but delivers nothing to it (selling-partner-api-docs#845).
-            raise UserError(f"--queue-arn {queue_arn}: a FIFO queue never receives notifications; give a standard SQS queue")
+            raise UserError(f"{queue_arn} is a FIFO queue, which never receives notifications: give a standard SQS queue")
         destinations = self.destinations()
         subscription = self.order_change_subscription()
         if subscription is not None:
@@ -132,7 +132,8 @@ class NotificationsApi:
             created.append(f"destination {destination.destination_id}")
         if subscription is None:
             # Without a processingDirective Amazon has answered 400 for ORDER_CHANGE (abuzuhri/Amazon-SP-API-CSharp#621);
-            # the filter names the type only, so every marketplace and change type is sent.
+            # the filter names the type only, so every marketplace and change type is sent. The library
+            # takes the version as payload_version: a payloadVersion keyword would be overwritten by its default.
             raw = self._invoke("createSubscription", lambda c: c.create_subscription(
                 ORDER_CHANGE, destination.destination_id, payload_version=ORDER_CHANGE_PAYLOAD_VERSION,
                 processingDirective={"eventFilter": {"eventFilterType": ORDER_CHANGE}})).payload
