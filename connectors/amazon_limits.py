@@ -22,6 +22,10 @@ USAGE_PLANS: dict[str, tuple[float, int]] = {
     "confirmShipment": (2.0, 10),
     "getListingsItem": (5.0, 10),
     "patchListingsItem": (5.0, 5),
+    # notifications.json: every operation of the Notifications API has the same plan
+    **{operation: (1.0, 5) for operation in (
+        "getSubscriptions", "getSubscription", "createSubscription", "getSubscriptionById", "deleteSubscriptionById",
+        "sendTestNotification", "getDestinations", "createDestination", "getDestination", "deleteDestination")},
 }
 # JSON_LISTINGS_FEED has a plan of its own on top of createFeed: five submissions per five minutes per
 # region (Amazon's changelog "Update: Feed size and rate limit changes for the JSON_LISTINGS_FEED",

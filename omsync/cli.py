@@ -423,6 +423,39 @@ def amazon_check() -> None:
         raise typer.Exit(1)
 
 
+@amazon_app.command("subscribe")
+def amazon_subscribe(
+    queue_arn: Optional[str] = typer.Option(None, "--queue-arn", help="The standard SQS queue ORDER_CHANGE notifications go to."),
+    show: bool = typer.Option(False, "--show", help="Only show the destinations and the ORDER_CHANGE subscription."),
+) -> None:
+    """Send ORDER_CHANGE notifications to an SQS queue: creates the Notifications API destination and the
+    subscription, reusing what exists (a second run creates nothing), and shows what exists."""
+    from omsync.connectors.amazon import AmazonConnector, AmazonRejected, RetryPolicy
+    from omsync import checks
+
+    if bool(queue_arn) == show:
+        raise typer.BadParameter("give --queue-arn ARN, or --show", param_hint="--queue-arn")
+    settings = _settings()
+    err = output.console(stderr=True)
+    checks.require(checks.check_amazon(settings, say=lambda line: err.print(output.cell(line))))
+    with AmazonConnector(settings, retry=RetryPolicy(attempts=3, base_delay=0.5, max_delay=2.0)) as amazon:
+        try:
+            setup = amazon.notification_setup() if show else amazon.subscribe_order_change(queue_arn)
+        except AmazonRejected as exc:
+            if exc.status == 403:
+                raise UserError(f"{exc}; the application (or the seller's authorisation) lacks the role this needs: "
+                                "add it to the app in Seller Central, then authorise it again") from None
+            raise
+    sub = setup.subscription
+    rows = [(*((sub.notification_type, sub.payload_version, sub.subscription_id) if sub and sub.destination_id == d.destination_id
+               else ("", "", "")), d.destination_id, d.arn) for d in setup.destinations]
+    where = settings.amazon_endpoint or f"Amazon ({settings.marketplace_id})"
+    output.print_rows(console, ["notification type", "payload version", "subscription id", "destination id", "destination ARN"], rows,
+                      title=f"Notifications at {where}")
+    if not show:
+        console.print(output.cell(f"created: {', '.join(setup.created)}" if setup.created else "nothing created: all of it existed"))
+
+
 @app.command("simulate")
 def simulate(
     hours: float = typer.Option(24.0, min=0.1, help="Simulated hours of trading."),

@@ -15,14 +15,15 @@ import polars as pl
 
 from omsync.connectors.amazon.feeds import MAX_FEED_MESSAGES, FeedResult, FeedsApi, SubmittedFeed
 from omsync.connectors.amazon.listings import ListingsApi
+from omsync.connectors.amazon.notifications import Destination, NotificationSetup, NotificationsApi, Subscription
 from omsync.connectors.amazon.orders import ORDER_DATA, OrdersApi
 from omsync.connectors.amazon.reports import SETTLEMENT_REPORT_TYPE, ReportsApi
 from omsync.connectors.amazon.transport import (AmazonError, AmazonRejected, AmazonTransport, AmazonUnavailable, ReportDocument,
                                          RetryPolicy)
 from omsync.core.settings import Settings
 
-__all__ = ["AmazonConnector", "AmazonError", "AmazonRejected", "AmazonUnavailable", "FeedResult", "MAX_FEED_MESSAGES",
-           "ReportDocument", "RetryPolicy", "SETTLEMENT_REPORT_TYPE", "SubmittedFeed"]
+__all__ = ["AmazonConnector", "AmazonError", "AmazonRejected", "AmazonUnavailable", "Destination", "FeedResult", "MAX_FEED_MESSAGES",
+           "NotificationSetup", "ReportDocument", "RetryPolicy", "SETTLEMENT_REPORT_TYPE", "SubmittedFeed", "Subscription"]
 
 
 class AmazonConnector:
@@ -32,6 +33,7 @@ class AmazonConnector:
         self.transport = AmazonTransport(settings, retry, timeout, sleep, seed)
         self.feeds, self.listings = FeedsApi(self.transport), ListingsApi(self.transport)
         self.orders, self.reports = OrdersApi(self.transport), ReportsApi(self.transport)
+        self.notifications = NotificationsApi(self.transport)
 
     def close(self) -> None:
         self.transport.close()
@@ -88,3 +90,13 @@ class AmazonConnector:
 
     def download_report(self, document_id: str) -> ReportDocument:
         return self.reports.download_report(document_id)
+
+    # --- notifications ---------------------------------------------------------------------
+
+    def subscribe_order_change(self, queue_arn: str) -> NotificationSetup:
+        """ORDER_CHANGE to the SQS queue `queue_arn`, creating only the destination or subscription that is missing."""
+        return self.notifications.subscribe_order_change(queue_arn)
+
+    def notification_setup(self) -> NotificationSetup:
+        """The application's destinations and the ORDER_CHANGE subscription, as they are."""
+        return self.notifications.show()
