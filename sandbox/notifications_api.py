@@ -10,8 +10,6 @@ from starlette.routing import Route
 
 from omsync.sandbox.notifications import ARN, ORDER_CHANGE, Destination, Subscription
 
-PLANS = {name: (1.0, 5) for name in ("createDestination", "getDestinations", "getDestination", "deleteDestination",
-                                     "createSubscription", "getSubscription", "getSubscriptionById", "deleteSubscriptionById")}
 EVENT_FILTER_TYPES = ("ORDER_CHANGE", "ANY_OFFER_CHANGED", "SHIPMENT_TRACKING_MILESTONE_CHANGED")
 
 

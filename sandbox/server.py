@@ -32,13 +32,13 @@ from omsync.sandbox.conformance import operation
 from omsync.sandbox.listings import apply_patches, check_patches, listing_json
 from omsync.sandbox.finances_api import PLANS as FINANCES_PLANS, FinancesApi
 from omsync.sandbox.marketplace import Marketplace
-from omsync.sandbox.notifications_api import PLANS as NOTIFICATIONS_PLANS, NotificationsApi
+from omsync.sandbox.notifications_api import NotificationsApi
 from omsync.sandbox.orders import ConfirmationRefused, confirm_shipment
 from omsync.connectors.amazon_limits import JSON_LISTINGS_FEED_PLAN, USAGE_PLANS, TokenBucket
 
 MIN_BEFORE_SECONDS = 120
 NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
-SANDBOX_PLANS = NOTIFICATIONS_PLANS | FINANCES_PLANS  # operations connectors.amazon_limits does not list (omsync does not call them yet)
+SANDBOX_PLANS = FINANCES_PLANS  # operations connectors.amazon_limits does not list (omsync does not call them yet)
 TOKEN_LIFETIME_SECONDS = 86400
 UNLIMITED_RATE = 10_000.0
 

@@ -73,7 +73,8 @@ def line_exceptions(classified: pl.DataFrame) -> pl.DataFrame:
                 raw=pl.col("adjustment_id"))
     )
     unexplained = classified.filter(pl.col("role") == "unexplained").select(
-        kind=pl.lit("unexplained"), key=pl.format("{}:line {}", "settlement_id", "line_no"),
+        # a V1 row holds several amounts under one line number: the amount's type tells them apart
+        kind=pl.lit("unexplained"), key=pl.format("{}:line {}:{}/{}", "settlement_id", "line_no", "amount_type", "amount_description"),
         settlement_id="settlement_id", order_id="order_id", amount="amount",
         reason=pl.format("{} / {} / {}: not an order, refund or known account fee", "transaction_type", "amount_type",
                          "amount_description"),

@@ -10,11 +10,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
-from sp_api.api import Notifications
 from sp_api.auth import access_token_client
 from sp_api.auth.exceptions import AuthorizationError
 
-from omsync.connectors.amazon.transport import _FACTORIES, AmazonRejected, AmazonTransport
+from omsync.connectors.amazon.transport import AmazonRejected, AmazonTransport
 from omsync.core.errors import UserError
 
 T = TypeVar("T")
@@ -24,10 +23,6 @@ DESTINATION_NAME = "omsync-order-change"
 # SqsResource.arn in notifications.json (pattern, maxLength 1000); checked before any call, so a typo
 # is named as such rather than as a conflict with the queue ORDER_CHANGE already goes to.
 SQS_ARN = re.compile(r"^arn:aws:sqs:\S+:\S+:\S+")
-
-# The transport makes each API's library client once; the Notifications client is made the same way.
-_FACTORIES["notifications"] = lambda **kw: Notifications(**kw)
-
 
 @dataclass(frozen=True)
 class Destination:

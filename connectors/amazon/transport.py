@@ -24,7 +24,7 @@ from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from sp_api.api import Feeds, ListingsItems, Orders, Reports
+from sp_api.api import Feeds, ListingsItems, Notifications, Orders, Reports
 from sp_api.auth import AccessTokenClient, access_token_client
 from sp_api.base import Marketplaces
 from sp_api.base.exceptions import SellingApiException
@@ -101,7 +101,7 @@ def _real_marketplace(marketplace_id: str) -> Marketplaces:
 _FACTORIES: dict[str, Callable[..., Any]] = {
     "feeds": lambda **kw: Feeds(**kw), "listings": lambda **kw: ListingsItems(**kw),
     "orders": lambda **kw: Orders(version="2026-01-01", **kw), "orders_v0": lambda **kw: Orders(**kw),
-    "reports": lambda **kw: Reports(**kw),
+    "reports": lambda **kw: Reports(**kw), "notifications": lambda **kw: Notifications(**kw),
 }
 
 
