@@ -78,8 +78,10 @@ def test_demo_twice_then_the_ui_shows_its_runs_and_artifacts(tmp_path, monkeypat
         browser.screenshot(SCREENSHOTS / "settlement-summary.png")
         assert (SCREENSHOTS / "settlement-summary.png").stat().st_size > 10_000
     finally:
-        browser.close()
-        prefect_server.stop(server)
+        try:
+            browser.close()
+        finally:
+            prefect_server.stop(server)
 
 
 def test_serve_schedules_five_deployments_runs_them_and_ctrl_c_stops_everything(tmp_path):
