@@ -156,3 +156,26 @@ def test_killed_after_submitting_the_rerun_neither_loses_nor_invents_a_verdict(w
     listings = world.listings()
     assert {s: listings[s]["quantity"] for s in expected} == expected
     assert (world.state()["quantity_accepted"] == world.state()["quantity_sent"]).all()
+
+
+@pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
+def test_feeds_and_patches_whose_reply_was_lost_are_neither_lost_nor_doubled(world):
+    publish_catalog(world.sandbox, world.om)
+    # Amazon applies the call, then the connection drops before its answer: the client sends it again.
+    for operation in ("createFeed", "patchListingsItem"):
+        world.sandbox.admin("POST", "faults", {"operation": operation, "lostReply": 0.5})
+    inventory(resources=world.resources, **FAST)
+    expected = expected_quantities(world)
+    stocked = sorted(s for s, q in expected.items() if 0 < q < 1000)[:4]
+    for sku in stocked:  # sold out: patched at once
+        world.om_execute(lambda t: f"UPDATE {t('inventory')} SET on_hand = 0 WHERE item_id = (SELECT item_id FROM {t('item')} WHERE item_code = ?)", [sku])
+        world.om_execute(lambda t: f"DELETE FROM {t('inventory_hold')} WHERE item_id = (SELECT item_id FROM {t('item')} WHERE item_code = ?)", [sku])
+    second = inventory(resources=world.resources, **FAST)
+    assert second["zeros patched at once"] == len(stocked)
+    expected, listings = expected_quantities(world), world.listings()
+    assert {sku: listings[sku]["quantity"] for sku in expected} == expected
+    state = world.state()
+    assert (state["quantity_accepted"] == state["quantity_sent"]).all() and set(state["quantity_verdict"]) == {"ACCEPTED"}
+    calls = world.sandbox.admin("GET", "calls")["calls"]
+    assert calls["patchListingsItem"] > len(stocked) and calls["createFeed"] > calls["createFeedDocument"], "replies were lost and resent"
+    assert inventory(resources=world.resources, **FAST)["messages sent"] == 0, "nothing is left to send"

@@ -159,3 +159,17 @@ def test_a_killed_run_resends_only_the_confirmations_in_flight(world, prefect_se
     assert rerun["sent"] == shipped.height - recorded
     assert resent <= 20, f"{resent} confirmations resent: more than were in flight (8 calls, a second or two of answers)"
     assert (om_shipping(world).filter(pl.col("tracking_no").is_not_null())["status"] == "closed").all()
+
+
+@pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
+def test_confirmations_whose_reply_was_lost_are_neither_lost_nor_doubled(world):
+    imported_orders(world, count=20)
+    shipped = ship_orders(world.om, share=1.0).filter(pl.col("tracking_no").is_not_null())
+    # Amazon applies the confirmation, then the connection drops before its answer: the client retries.
+    world.sandbox.admin("POST", "faults", {"operation": "confirmShipment", "lostReply": 0.4})
+    result = shipments(resources=world.resources)
+    assert result["Amazon confirmed"] == shipped.height
+    assert (om_shipping(world).filter(pl.col("shipping_order_id").is_in(shipped["shipping_order_id"].implode()))["status"] == "closed").all()
+    packages = [p for ps in packages_at_amazon(world).values() for p in ps]
+    assert len(packages) == shipped.height, "a resent confirmation edits its package, never adds one"
+    assert world.sandbox.admin("GET", "calls")["calls"]["confirmShipment"] > shipped.height, "replies were lost and resent"
