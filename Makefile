@@ -16,7 +16,7 @@ demo: install
 	$(BIN)/omsync demo
 
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 3 --dist loadfile
 
 bench: install
 	$(BIN)/python -m benchmarks

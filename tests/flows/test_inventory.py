@@ -121,6 +121,8 @@ def test_a_new_backorder_level_reaches_amazon_on_the_next_run(world):
     assert {listings[sku]["quantity"] for sku in backorderable} == {250}
 
 
+# SQLite only: --full changes what is sent, not how the OM is read.
+@pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
 def test_full_sends_everything(world):
     publish_catalog(world.sandbox, world.om)
     first = inventory(resources=world.resources, **FAST)

@@ -51,6 +51,8 @@ def assert_om_matches_amazon(world):
     assert set(holds["external_order_id"]) == merchant_open
 
 
+# SQLite only: batching is the flow's, the OM transactions are those of the PostgreSQL tests above.
+@pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
 def test_a_large_import_goes_in_batches_each_committed_once(world, monkeypatch):
     monkeypatch.setattr("omsync.flows.orders.BATCH_ORDERS", 50)  # a batch per page of 100: 3 OM transactions
     stock_catalog(world, quantity=200)

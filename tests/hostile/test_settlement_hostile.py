@@ -42,6 +42,8 @@ def settlement_text(world) -> list[str]:
     return decode_report(document.content, document.charset).splitlines()
 
 
+# SQLite only: which delivery applies is decided on the files; paying on PostgreSQL is tests/flows/test_settlement.py's.
+@pytest.mark.parametrize("om_url", ["sqlite"], indirect=True)
 def test_a_truncated_settlement_is_completed_by_its_full_delivery_and_a_changed_one_is_an_exception(world, tmp_path):
     settled_world(world)
     rows = settlement_text(world)
