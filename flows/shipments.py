@@ -41,23 +41,19 @@ def load_outcomes(om: OmDatabase, warehouse: Warehouse, packages: pl.DataFrame, 
     return closed
 
 
-def done_logged(answered: list[pl.DataFrame], total: int) -> int:
-    """How many tenths of the packages were answered before this batch."""
-    return 10 * sum(a.height for a in answered) // total
-
-
 @task(cache_policy=NO_CACHE)
 def confirm_and_record(r: Resources, packages: pl.DataFrame, concurrency: int) -> tuple[pl.DataFrame, dict[str, int]]:
     """confirmShipment for every package; each small batch of answers is recorded as it comes, so a
     killed run resends at most the confirmations in flight."""
     progress = create_progress_artifact(0.0, description="packages confirmed to Amazon") if packages.height else None
     answered, closed = [pl.DataFrame(schema=RESULT_SCHEMA)], {"shipping orders closed": 0, "invoices closed": 0, "OM write ms": 0}
+    done = 0
     for results in confirm_in_batches(r.amazon, package_details(packages), concurrency):
         closed = {k: closed[k] + v for k, v in load_outcomes(r.om, r.warehouse, packages, results).items()}
         answered.append(results)
-        done, logged = sum(a.height for a in answered), done_logged(answered[:-1], packages.height)
+        before, done = done, done + results.height
         update_progress_artifact(progress, 100.0 * done / packages.height)
-        if 10 * done // packages.height > logged or done == packages.height:  # the terminal: a line per tenth
+        if 10 * done // packages.height > 10 * before // packages.height:  # the terminal: a line per tenth, and the last
             get_run_logger().info("packages confirmed to Amazon: %d of %d", done, packages.height)
     return pl.concat(answered), closed
 
